@@ -1,0 +1,2 @@
+/** Not served yet. */
+export const handler = async (): Promise<void> => {};

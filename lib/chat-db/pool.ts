@@ -1,0 +1,48 @@
+import pg from "pg";
+import { config } from "../config.ts";
+
+// Timestamps travel as PostgreSQL text (microsecond precision, UTC session) so that keyset
+// cursors and exported values never lose precision through a JavaScript Date.
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (value) => value);
+// bigint ids fit comfortably in a double for any realistic chat database.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+let pool: pg.Pool | undefined;
+
+/** The chat database connection pool, created once per container. */
+export function chatDb(): pg.Pool {
+  if (!pool) {
+    pool = new pg.Pool({
+      connectionString: config().databaseUrl,
+      max: Number(process.env.PG_POOL_MAX ?? 4),
+      options: "-c TimeZone=UTC",
+      idleTimeoutMillis: 30000,
+    });
+    // An idle client losing its connection must not crash the process.
+    pool.on("error", () => {});
+  }
+  return pool;
+}
+
+/** Closes the pool (local runner and tests). */
+export async function closeChatDb(): Promise<void> {
+  const current = pool;
+  pool = undefined;
+  await current?.end();
+}
+
+/** Runs `work` inside one transaction on one connection; rolls back on any error. */
+export async function inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await chatDb().connect();
+  try {
+    await client.query("BEGIN");
+    const result = await work(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}

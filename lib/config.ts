@@ -1,0 +1,97 @@
+import { availableParallelism } from "node:os";
+
+/**
+ * Service configuration, read once from the environment and validated at start-up.
+ * Endpoints of local emulators are plain settings here: the code path is the same in AWS.
+ */
+
+export interface Config {
+  region: string;
+  jobsTable: string;
+  bucketName: string;
+  /** Only the functions that send or receive job messages have their queue's URL. */
+  exportQueueUrl?: string;
+  importQueueUrl?: string;
+  databaseUrl: string;
+  /** Per-service endpoint overrides (local emulators); undefined in AWS. */
+  endpoints: { dynamodb?: string; sqs?: string; s3?: string };
+  s3ForcePathStyle: boolean;
+  /** Offset in which timestamps are displayed, e.g. `+00:00` or `+07:00`. */
+  displayUtcOffset: string;
+  downloadUrlTtlSeconds: number;
+  retentionDays: number;
+  bcryptCost: number;
+  /** Rows fetched from PostgreSQL per keyset page during an export. */
+  exportPageRows: number;
+  /** Size of one multipart-upload part (S3 minimum is 5 MiB). */
+  exportPartBytes: number;
+  /** An export worker checkpoints when the invocation has less than this left. */
+  exportReserveMillis: number;
+  hashThreads: number;
+}
+
+/** Raised when the environment does not describe a usable configuration. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Env = Record<string, string | undefined>;
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (!value) throw new ConfigError(`environment variable ${name} is required`);
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function offset(env: Env, name: string): string {
+  const raw = env[name] ?? "+00:00";
+  if (!/^[+-](0\d|1[0-4]):[0-5]\d$/.test(raw)) {
+    throw new ConfigError(`${name} must look like +07:00 or -05:30, got "${raw}"`);
+  }
+  return raw;
+}
+
+/** Builds the configuration from an environment map; throws ConfigError when invalid. */
+export function loadConfig(env: Env = process.env): Config {
+  const cpuCount = availableParallelism();
+  return {
+    region: env.AWS_REGION ?? "us-east-1",
+    jobsTable: required(env, "JOBS_TABLE"),
+    bucketName: required(env, "BUCKET_NAME"),
+    exportQueueUrl: env.EXPORT_QUEUE_URL || undefined,
+    importQueueUrl: env.IMPORT_QUEUE_URL || undefined,
+    databaseUrl: required(env, "DATABASE_URL"),
+    endpoints: {
+      dynamodb: env.AWS_ENDPOINT_URL_DYNAMODB || undefined,
+      sqs: env.AWS_ENDPOINT_URL_SQS || undefined,
+      s3: env.AWS_ENDPOINT_URL_S3 || undefined,
+    },
+    s3ForcePathStyle: env.S3_FORCE_PATH_STYLE === "true",
+    displayUtcOffset: offset(env, "DISPLAY_UTC_OFFSET"),
+    downloadUrlTtlSeconds: integer(env, "DOWNLOAD_URL_TTL_SECONDS", 3600, 1, 604800),
+    retentionDays: integer(env, "RETENTION_DAYS", 30, 1, 3650),
+    bcryptCost: integer(env, "BCRYPT_COST", 10, 4, 15),
+    exportPageRows: integer(env, "EXPORT_PAGE_ROWS", 2000, 1, 100000),
+    exportPartBytes: integer(env, "EXPORT_PART_BYTES", 8 * 1024 * 1024, 5 * 1024 * 1024, 512 << 20),
+    exportReserveMillis: integer(env, "EXPORT_RESERVE_MS", 60000, 0, 900000),
+    hashThreads: integer(env, "HASH_THREADS", cpuCount, 1, 64),
+  };
+}
+
+let current: Config | undefined;
+
+/** The process-wide configuration, read from the environment on first use. */
+export function config(): Config {
+  current ??= loadConfig();
+  return current;
+}

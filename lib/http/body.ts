@@ -1,0 +1,110 @@
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import busboy from "busboy";
+import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from "../errors.ts";
+
+export interface UploadedFile {
+  fieldName: string;
+  filename: string;
+  contentType: string;
+  content: Buffer;
+}
+
+export interface ParsedForm {
+  fields: Record<string, string>;
+  files: UploadedFile[];
+}
+
+function rawBody(event: APIGatewayProxyEventV2): Buffer {
+  if (!event.body) return Buffer.alloc(0);
+  return Buffer.from(event.body, event.isBase64Encoded ? "base64" : "utf8");
+}
+
+function mediaType(headers: Record<string, string>): string {
+  return (headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+}
+
+/**
+ * Parses `multipart/form-data`. A file above `maxFileBytes` is a 413; at most one file.
+ */
+export function parseMultipart(
+  event: APIGatewayProxyEventV2,
+  headers: Record<string, string>,
+  maxFileBytes: number,
+): Promise<ParsedForm> {
+  return new Promise((resolve, reject) => {
+    const form: ParsedForm = { fields: {}, files: [] };
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({
+        headers: { "content-type": headers["content-type"] },
+        limits: { fileSize: maxFileBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 30 },
+        defParamCharset: "utf8",
+      });
+    } catch {
+      reject(
+        new BadRequestError("malformed multipart body", ["the multipart boundary is missing"]),
+      );
+      return;
+    }
+    let failure: Error | undefined;
+    parser.on("field", (name, value) => {
+      form.fields[name] = value;
+    });
+    parser.on("file", (fieldName, stream, info) => {
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("limit", () => {
+        failure ??= new PayloadTooLargeError("file too large", [
+          `the file must be at most ${maxFileBytes} bytes (4 MiB)`,
+        ]);
+      });
+      stream.on("end", () => {
+        form.files.push({
+          fieldName,
+          filename: info.filename ?? "",
+          contentType: info.mimeType,
+          content: Buffer.concat(chunks),
+        });
+      });
+    });
+    parser.on("filesLimit", () => {
+      failure ??= new BadRequestError("too many files", [
+        'send exactly one file in the field "file"',
+      ]);
+    });
+    parser.on("error", () => reject(new BadRequestError("malformed multipart body")));
+    parser.on("close", () => (failure ? reject(failure) : resolve(form)));
+    parser.end(rawBody(event));
+  });
+}
+
+/** Parses a JSON object, urlencoded form or multipart form body into string fields. */
+export async function parseFields(
+  event: APIGatewayProxyEventV2,
+  headers: Record<string, string>,
+): Promise<Record<string, unknown>> {
+  const body = rawBody(event);
+  const type = mediaType(headers);
+  if (body.length === 0) return {};
+  if (type === "application/json" || type.endsWith("+json")) {
+    let value: unknown;
+    try {
+      value = JSON.parse(body.toString("utf8"));
+    } catch {
+      throw new BadRequestError("malformed JSON body", ["the request body is not valid JSON"]);
+    }
+    if (!value || typeof value !== "object" || Array.isArray(value)) {
+      throw new BadRequestError("malformed JSON body", ["the request body must be a JSON object"]);
+    }
+    return value as Record<string, unknown>;
+  }
+  if (type === "application/x-www-form-urlencoded") {
+    return Object.fromEntries(new URLSearchParams(body.toString("utf8")));
+  }
+  if (type === "multipart/form-data") {
+    return (await parseMultipart(event, headers, 64 * 1024)).fields;
+  }
+  throw new UnsupportedMediaTypeError("unsupported content type", [
+    "send application/json, application/x-www-form-urlencoded or multipart/form-data",
+  ]);
+}

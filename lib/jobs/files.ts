@@ -1,0 +1,68 @@
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { s3 } from "../aws/s3.ts";
+import { config } from "../config.ts";
+import type { JobKind } from "./job-record.ts";
+
+/** Every object lives under its application's prefix: `exports/<app>/<job>.json`. */
+export function objectKey(kind: JobKind, appId: string, jobId: string): string {
+  return `${kind}s/${encodeURIComponent(appId)}/${jobId}.json`;
+}
+
+/** A presigned GET URL that downloads the object under `filename`. */
+export function presignDownload(key: string, filename: string): Promise<string> {
+  const safeName = filename.replace(/["\\\r\n]/g, "_");
+  return getSignedUrl(
+    s3(),
+    new GetObjectCommand({
+      Bucket: config().bucketName,
+      Key: key,
+      ResponseContentDisposition: `attachment; filename="${safeName}"; filename*=UTF-8''${encodeURIComponent(filename)}`,
+      ResponseContentType: "application/json",
+    }),
+    { expiresIn: config().downloadUrlTtlSeconds },
+  );
+}
+
+export async function deleteObject(key: string): Promise<void> {
+  await s3().send(new DeleteObjectCommand({ Bucket: config().bucketName, Key: key }));
+}
+
+export async function abortUpload(key: string, uploadId: string): Promise<void> {
+  await s3()
+    .send(
+      new AbortMultipartUploadCommand({
+        Bucket: config().bucketName,
+        Key: key,
+        UploadId: uploadId,
+      }),
+    )
+    .catch(() => {});
+}
+
+export async function putObject(
+  key: string,
+  body: Buffer,
+  contentType = "application/json",
+): Promise<void> {
+  await s3().send(
+    new PutObjectCommand({
+      Bucket: config().bucketName,
+      Key: key,
+      Body: body,
+      ContentType: contentType,
+    }),
+  );
+}
+
+export async function getObject(key: string): Promise<Buffer> {
+  const output = await s3().send(new GetObjectCommand({ Bucket: config().bucketName, Key: key }));
+  return Buffer.from(
+    await (output.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+  );
+}

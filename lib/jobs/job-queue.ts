@@ -1,0 +1,47 @@
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { sqs } from "../aws/sqs.ts";
+import { ConfigError, config } from "../config.ts";
+import type { JobKind } from "./job-record.ts";
+
+/** The body of every job message. `seq` orders an export's continuation messages. */
+export interface JobMessage {
+  kind: JobKind;
+  appId: string;
+  jobId: string;
+  seq: number;
+}
+
+function queueUrl(kind: JobKind): string {
+  const url = kind === "export" ? config().exportQueueUrl : config().importQueueUrl;
+  if (!url) throw new ConfigError(`the ${kind} queue URL is not configured for this function`);
+  return url;
+}
+
+/** Puts a job message on its kind's queue. */
+export async function sendJobMessage(message: JobMessage, delaySeconds = 0): Promise<void> {
+  await sqs().send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl(message.kind),
+      MessageBody: JSON.stringify(message),
+      DelaySeconds: delaySeconds,
+    }),
+  );
+}
+
+/** Reads a job message body; undefined when it is not one. */
+export function parseJobMessage(body: string): JobMessage | undefined {
+  try {
+    const value = JSON.parse(body) as Partial<JobMessage>;
+    if (
+      (value.kind === "export" || value.kind === "import") &&
+      typeof value.appId === "string" &&
+      typeof value.jobId === "string" &&
+      Number.isInteger(value.seq)
+    ) {
+      return value as JobMessage;
+    }
+  } catch {
+    // not JSON: falls through
+  }
+  return undefined;
+}

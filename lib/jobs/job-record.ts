@@ -1,0 +1,119 @@
+import { config } from "../config.ts";
+
+export const RESOURCES = ["users", "rooms", "comments"] as const;
+export type Resource = (typeof RESOURCES)[number];
+export type JobKind = "export" | "import";
+export type JobStatus = "started" | "processing" | "finished" | "failed";
+export type JobTrigger = "api" | "schedule";
+
+/** Where an export stands between two invocations; enough to continue the very same file. */
+export interface ExportCheckpoint {
+  /** Keyset position: creation time (PostgreSQL text) and id of the last row in uploaded parts. */
+  cursor?: { createdAt: string; id: number };
+  /** Rows with a larger id than this did not exist when the export began. */
+  cutId: number;
+  expectedRows: number;
+  uploadId: string;
+  parts: { PartNumber: number; ETag: string }[];
+  rows: number;
+  bytes: number;
+  /** Serialised SHA-256 state of the bytes in `parts` (base64). */
+  hashState: string;
+}
+
+export interface ImportErrors {
+  Message: string;
+  Data: ImportRowError[] | null;
+}
+
+export interface ImportRowError {
+  row: number;
+  field: string;
+  message: string;
+}
+
+/** One export or import job, as kept in the jobs table. */
+export interface JobRecord {
+  appId: string;
+  jobId: string;
+  kind: JobKind;
+  resource: Resource;
+  status: JobStatus;
+  trigger: JobTrigger;
+  /** UTC instant, ISO 8601 with milliseconds. */
+  createdAt: string;
+  updatedAt: string;
+  originalFilename: string;
+  objectKey: string;
+  percentage: number;
+  totalRows: number;
+  size: number;
+  errorMessage: string;
+  /** Export filters. */
+  startDate?: string;
+  endDate?: string;
+  timezone?: string;
+  checksumSha256?: string;
+  /** Import outcome. */
+  errors?: ImportErrors;
+  dryRun?: boolean;
+  /** Message sequence: a queue message older than this is stale. */
+  seq: number;
+  leaseOwner?: string;
+  leaseUntil?: number;
+  checkpoint?: ExportCheckpoint;
+  /** Epoch seconds after which the record expires (DynamoDB TTL). */
+  expiresAt: number;
+  idempotencyKey?: string;
+}
+
+/** Formats a UTC instant as RFC 3339 in the configured display offset, e.g. `2017-07-17T10:19:44+07:00`. */
+export function displayTime(isoUtc: string, utcOffset = config().displayUtcOffset): string {
+  const sign = utcOffset.startsWith("-") ? -1 : 1;
+  const [hours, minutes] = utcOffset.slice(1).split(":").map(Number);
+  const shiftMs = sign * ((hours ?? 0) * 60 + (minutes ?? 0)) * 60000;
+  const shifted = new Date(Date.parse(isoUtc) + shiftMs).toISOString();
+  return `${shifted.slice(0, 19)}${utcOffset}`;
+}
+
+/** The export record exactly as the API shows it. */
+export function exportView(job: JobRecord, downloadUrl = "") {
+  return {
+    created_at: displayTime(job.createdAt),
+    download_url: downloadUrl,
+    error_message: job.errorMessage,
+    original_filename: job.originalFilename,
+    percentage: job.percentage,
+    resource_name: job.resource,
+    size: job.size,
+    status: job.status,
+    total_rows: job.totalRows,
+    unique_id: job.jobId,
+    start_date: job.startDate ?? "",
+    end_date: job.endDate ?? "",
+    timezone: job.timezone ?? "UTC",
+    checksum_sha256: job.checksumSha256 ?? "",
+    trigger: job.trigger,
+  };
+}
+
+/** The import record exactly as the API shows it; `withErrors` false keeps list pages light. */
+export function importView(job: JobRecord, withErrors = true) {
+  const errors = job.errors ?? { Message: "", Data: null };
+  return {
+    created_at: displayTime(job.createdAt),
+    errors: withErrors ? errors : summariseErrors(errors),
+    original_filename: job.originalFilename,
+    resource_name: job.resource,
+    size: job.size,
+    status: job.status,
+    total_rows: job.totalRows,
+    unique_id: job.jobId,
+    dry_run: job.dryRun ?? false,
+  };
+}
+
+function summariseErrors(errors: ImportErrors) {
+  if (!errors.Message) return {};
+  return { Message: errors.Message, Data: null };
+}

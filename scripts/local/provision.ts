@@ -1,0 +1,137 @@
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { type Intrinsic, isIntrinsic, type ServiceDefinition } from "./serverless-definition.ts";
+
+export interface Endpoints {
+  region: string;
+  dynamodb: string;
+  sqs: string;
+  s3: string;
+}
+
+/** Physical ids of the resources created locally, by logical id (what `!Ref` / `!GetAtt` give). */
+export interface Provisioned {
+  refs: Record<string, string>;
+  arns: Record<string, string>;
+  /** Queue URL by logical id. */
+  queues: Record<string, string>;
+}
+
+/** Local clients use the credentials s3rver accepts; dynalite and fauxqs accept any. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+
+function resolveIntrinsic(value: unknown, done: Provisioned): unknown {
+  if (!isIntrinsic(value)) return value;
+  const { fn, value: arg } = value as Intrinsic;
+  if (fn === "Ref") return done.refs[String(arg)];
+  if (fn === "GetAtt") {
+    const [id, attribute] = (Array.isArray(arg) ? arg : String(arg).split(".")) as string[];
+    if (attribute === "Arn") return done.arns[id as string];
+  }
+  throw new Error(`local stack cannot resolve !${fn} ${JSON.stringify(arg)}`);
+}
+
+/**
+ * Creates the table, queues and bucket that `serverless.yml` declares, on the local emulators,
+ * from the same resource properties CloudFormation receives. Existing ones are kept.
+ */
+export async function provision(
+  definition: ServiceDefinition,
+  endpoints: Endpoints,
+  options: { visibilityTimeoutSeconds?: number } = {},
+): Promise<Provisioned> {
+  const common = { region: endpoints.region, credentials: LOCAL_CREDENTIALS };
+  const dynamo = new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb });
+  const sqs = new SQSClient({ ...common, endpoint: endpoints.sqs, useQueueUrlAsEndpoint: false });
+  const s3 = new S3Client({ ...common, endpoint: endpoints.s3, forcePathStyle: true });
+  const done: Provisioned = { refs: {}, arns: {}, queues: {} };
+  const entries = Object.entries(definition.resources);
+  try {
+    for (const [id, resource] of entries.filter(([, r]) => r.Type === "AWS::DynamoDB::Table")) {
+      const {
+        TimeToLiveSpecification: _ttl,
+        PointInTimeRecoverySpecification: _pitr,
+        SSESpecification: _sse,
+        ...props
+      } = resource.Properties as Record<string, unknown>;
+      const name = String(props.TableName);
+      try {
+        await dynamo.send(new DescribeTableCommand({ TableName: name }));
+      } catch {
+        await dynamo.send(new CreateTableCommand(props as never));
+      }
+      done.refs[id] = name;
+      done.arns[id] = `arn:aws:dynamodb:${endpoints.region}:000000000000:table/${name}`;
+    }
+    // Queues without a redrive policy (dead-letter queues) first, so that their ARNs exist.
+    const queues = entries
+      .filter(([, r]) => r.Type === "AWS::SQS::Queue")
+      .sort(
+        ([, a], [, b]) =>
+          Number(Boolean(a.Properties.RedrivePolicy)) - Number(Boolean(b.Properties.RedrivePolicy)),
+      );
+    for (const [id, resource] of queues) {
+      const props = resource.Properties as Record<string, any>;
+      const attributes: Record<string, string> = {};
+      if (props.VisibilityTimeout !== undefined) {
+        const visibility = Number(props.VisibilityTimeout);
+        attributes.VisibilityTimeout = String(
+          Math.min(visibility, options.visibilityTimeoutSeconds ?? visibility),
+        );
+      }
+      if (props.MessageRetentionPeriod !== undefined)
+        attributes.MessageRetentionPeriod = String(props.MessageRetentionPeriod);
+      if (props.RedrivePolicy) {
+        attributes.RedrivePolicy = JSON.stringify({
+          deadLetterTargetArn: resolveIntrinsic(props.RedrivePolicy.deadLetterTargetArn, done),
+          maxReceiveCount: Number(props.RedrivePolicy.maxReceiveCount),
+        });
+      }
+      const { QueueUrl } = await sqs.send(
+        new CreateQueueCommand({ QueueName: String(props.QueueName), Attributes: attributes }),
+      );
+      const { Attributes } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }),
+      );
+      done.refs[id] = QueueUrl as string;
+      done.queues[id] = QueueUrl as string;
+      done.arns[id] = Attributes?.QueueArn as string;
+    }
+    for (const [id, resource] of entries.filter(([, r]) => r.Type === "AWS::S3::Bucket")) {
+      const name = String(resource.Properties.BucketName);
+      try {
+        await s3.send(new HeadBucketCommand({ Bucket: name }));
+      } catch {
+        await s3.send(new CreateBucketCommand({ Bucket: name }));
+      }
+      done.refs[id] = name;
+      done.arns[id] = `arn:aws:s3:::${name}`;
+    }
+  } finally {
+    dynamo.destroy();
+    sqs.destroy();
+    s3.destroy();
+  }
+  return done;
+}
+
+/**
+ * The environment every function sees locally: the provider's, then each function's, with
+ * `!Ref` / `!GetAtt` replaced by the local physical ids. Locally all functions share one process.
+ */
+export function functionEnvironment(
+  definition: ServiceDefinition,
+  done: Provisioned,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  const add = (vars: Record<string, unknown>) => {
+    for (const [key, value] of Object.entries(vars)) {
+      const resolved = resolveIntrinsic(value, done);
+      if (resolved !== undefined && resolved !== "") env[key] = String(resolved);
+    }
+  };
+  add(definition.environment);
+  for (const fn of definition.functions) add(fn.environment);
+  return env;
+}

@@ -1,0 +1,158 @@
+import { writeFileSync } from "node:fs";
+import type { Server } from "node:http";
+import { join, resolve } from "node:path";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { type EmulatorPorts, startEmulators } from "./emulators.ts";
+import { startHttpGateway } from "./http-gateway.ts";
+import { LambdaRuntime } from "./lambda-runtime.ts";
+import { functionEnvironment, LOCAL_CREDENTIALS, provision } from "./provision.ts";
+import { startQueuePoller } from "./queue-poller.ts";
+import { loadServiceDefinition } from "./serverless-definition.ts";
+
+export const ROOT_DIR = resolve(import.meta.dirname, "..", "..");
+const REGION = "us-east-1";
+
+export interface DemoApp {
+  appId: string;
+  secret: string;
+  name: string;
+}
+
+export interface LocalStackOptions {
+  stateDir: string;
+  /** 0 picks a free port. */
+  httpPort: number;
+  ports: EmulatorPorts;
+  dbPassword: string;
+  fresh?: boolean;
+  /** Deliver queue messages to the consumer functions (off: tests drive the consumers). */
+  pollQueues?: boolean;
+  demoApps?: DemoApp[];
+  /** Extra environment for the functions (overrides the defaults). */
+  env?: Record<string, string>;
+}
+
+export interface LocalStack {
+  url: string;
+  env: Record<string, string>;
+  databaseUrl: string;
+  runtime: LambdaRuntime;
+  /** Queue URL by logical id (ExportQueue, ImportQueue, DeadLetterQueue). */
+  queues: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the whole service on this machine: emulators, resources from `serverless.yml`, chat
+ * database migrations, demo applications, the HTTP API and the queue consumers.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const emulators = await startEmulators({
+    stateDir: options.stateDir,
+    ports: options.ports,
+    dbPassword: options.dbPassword,
+    fresh: options.fresh,
+  });
+  const cleanups: (() => Promise<void>)[] = [() => emulators.stop()];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  };
+  try {
+    const endpoints = {
+      region: REGION,
+      dynamodb: `http://127.0.0.1:${emulators.ports.dynamodb}`,
+      sqs: `http://127.0.0.1:${emulators.ports.sqs}`,
+      s3: `http://127.0.0.1:${emulators.ports.s3}`,
+    };
+    const definition = loadServiceDefinition(ROOT_DIR, "local", { ...process.env, ...options.env });
+    const visibilitySeconds = 30;
+    const provisioned = await provision(definition, endpoints, {
+      visibilityTimeoutSeconds: visibilitySeconds,
+    });
+    const env: Record<string, string> = {
+      ...functionEnvironment(definition, provisioned),
+      DATABASE_URL: emulators.databaseUrl,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+      AWS_ENDPOINT_URL_S3: endpoints.s3,
+      S3_FORCE_PATH_STYLE: "true",
+      // s3rver stores aws-chunked framing verbatim when the SDK adds default checksums to streams.
+      AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED",
+      AWS_RESPONSE_CHECKSUM_VALIDATION: "WHEN_REQUIRED",
+      PG_POOL_MAX: "10",
+      ...options.env,
+    };
+    delete env.NODE_OPTIONS;
+    // Functions read their configuration from the environment once, on first use.
+    Object.assign(process.env, env);
+
+    const { migrate } = await import("../../lib/chat-db/migrate.ts");
+    const { chatDb, closeChatDb } = await import("../../lib/chat-db/pool.ts");
+    const { upsertApplication } = await import("../../lib/chat-db/applications.ts");
+    cleanups.push(() => closeChatDb());
+    const client = await chatDb().connect();
+    try {
+      await migrate(client);
+    } finally {
+      client.release();
+    }
+    for (const app of options.demoApps ?? []) await upsertApplication(app);
+
+    const runtime = new LambdaRuntime(ROOT_DIR, definition.functions);
+    const server: Server = await startHttpGateway(runtime, options.httpPort);
+    cleanups.push(
+      () =>
+        new Promise<void>((done) => {
+          server.closeAllConnections();
+          server.close(() => done());
+        }),
+    );
+    const { port } = server.address() as { port: number };
+
+    if (options.pollQueues ?? true) {
+      const sqs = new SQSClient({
+        region: REGION,
+        endpoint: endpoints.sqs,
+        useQueueUrlAsEndpoint: false,
+        credentials: LOCAL_CREDENTIALS,
+      });
+      cleanups.push(async () => sqs.destroy());
+      for (const fn of definition.functions) {
+        for (const queue of fn.queues) {
+          const stopPoller = startQueuePoller(
+            runtime,
+            sqs,
+            {
+              functionName: fn.name,
+              queueUrl: provisioned.queues[queue.resource] as string,
+              queueArn: provisioned.arns[queue.resource] as string,
+              batchSize: queue.batchSize,
+            },
+            { region: REGION, concurrency: 2, visibilitySeconds, retryDelaySeconds: 2 },
+          );
+          cleanups.push(stopPoller);
+        }
+      }
+    }
+    const url = `http://127.0.0.1:${port}`;
+    writeFileSync(
+      join(options.stateDir, "stack.json"),
+      `${JSON.stringify({ url, env }, null, 2)}\n`,
+      { mode: 0o600 },
+    );
+    return {
+      url,
+      env,
+      databaseUrl: emulators.databaseUrl,
+      runtime,
+      queues: provisioned.queues,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

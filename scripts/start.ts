@@ -1,0 +1,58 @@
+import { join } from "node:path";
+import { ROOT_DIR, startLocalStack } from "./local/stack.ts";
+
+/** `npm start`: the whole service on this machine. `npm start -- --fresh` wipes local state first. */
+const env = process.env;
+const stateDir = join(ROOT_DIR, ".local");
+const port = (name: string, fallback: number) => Number(env[name] ?? fallback);
+
+const started = Date.now();
+const stack = await startLocalStack({
+  stateDir,
+  fresh: process.argv.includes("--fresh"),
+  httpPort: port("PORT", 3000),
+  ports: {
+    postgres: port("LOCAL_PG_PORT", 5433),
+    dynamodb: port("LOCAL_DYNAMODB_PORT", 8000),
+    sqs: port("LOCAL_SQS_PORT", 9324),
+    s3: port("LOCAL_S3_PORT", 4569),
+  },
+  dbPassword: env.LOCAL_DB_PASSWORD ?? "chat-local",
+  demoApps: [
+    {
+      appId: env.DEMO_APP_ID ?? "demo-app",
+      secret: env.DEMO_APP_SECRET ?? "demo-secret",
+      name: "Demo app",
+    },
+    {
+      appId: env.DEMO_APP_2_ID ?? "demo-app-2",
+      secret: env.DEMO_APP_2_SECRET ?? "demo-secret-2",
+      name: "Demo app 2",
+    },
+  ],
+});
+
+const maskedDb = stack.databaseUrl.replace(/:[^:@/]+@/, ":****@");
+console.log(
+  [
+    `chat data backup service is running (${Date.now() - started} ms)`,
+    `  API          ${stack.url}/api/v2.1/rest/exports`,
+    `  PostgreSQL   ${maskedDb}  (password: LOCAL_DB_PASSWORD, see README)`,
+    `  DynamoDB     ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}  table ${stack.env.JOBS_TABLE}`,
+    `  SQS          ${stack.env.AWS_ENDPOINT_URL_SQS}`,
+    `  S3           ${stack.env.AWS_ENDPOINT_URL_S3}  bucket ${stack.env.BUCKET_NAME}`,
+    `  state        ${stateDir}`,
+    "Ctrl-C stops everything.",
+  ].join("\n"),
+);
+
+let stopping = false;
+const shutdown = async () => {
+  if (stopping) return;
+  stopping = true;
+  console.log("stopping...");
+  await stack.stop();
+  process.exit(0);
+};
+process.on("SIGINT", shutdown);
+process.on("SIGTERM", shutdown);
