@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import type { Server } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -51,6 +51,8 @@ export async function startEmulators(options: {
   const { stateDir } = options;
   if (options.fresh) rmSync(stateDir, { recursive: true, force: true });
   mkdirSync(stateDir, { recursive: true });
+  // As root, PostgreSQL runs as a separate `postgres` user that must reach its data directory.
+  chmodSync(stateDir, 0o755);
   const ports: EmulatorPorts = {
     postgres: options.ports.postgres || (await freePort()),
     dynamodb: options.ports.dynamodb || (await freePort()),

@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { call, newApp } from "./support/harness.ts";
+
+describe("authentication and envelope", () => {
+  it("given demo-style credentials, when listing exports, then an empty list in the success envelope", async () => {
+    const app = await newApp();
+    const response = await call("GET", "/api/v2.1/rest/exports", { app });
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ results: { backup_histories: [] }, status: 200 });
+  });
+
+  it("accepts the underscore spellings of the headers", async () => {
+    const app = await newApp();
+    const response = await call("GET", "/api/v2.1/rest/imports", {
+      headers: { QISCUS_SDK_APP_ID: app.appId, QISCUS_SDK_SECRET: app.secret },
+    });
+    expect(response.status).not.toBe(401);
+  });
+
+  it.each([
+    ["no headers", {}],
+    ["a wrong secret", { "QISCUS-SDK-APP-ID": "x", "QISCUS-SDK-SECRET": "y" }],
+  ])("answers 401 in the error envelope for %s", async (_name, headers) => {
+    const response = await call("GET", "/api/v2.1/rest/exports", { headers });
+    expect(response.status).toBe(401);
+    expect(response.body.status).toBe(401);
+    expect(typeof response.body.error.message).toBe("string");
+    expect(Array.isArray(response.body.error.detailed_messages)).toBe(true);
+  });
+
+  it("answers 401 for a right app id with another app's secret", async () => {
+    const [a, b] = [await newApp(), await newApp()];
+    const response = await call("GET", "/api/v2.1/rest/exports", {
+      headers: { "QISCUS-SDK-APP-ID": a.appId, "QISCUS-SDK-SECRET": b.secret },
+    });
+    expect(response.status).toBe(401);
+  });
+
+  it("answers 405 with an Allow header for a wrong verb, and 404 for an unknown path", async () => {
+    const wrongVerb = await call("PUT", "/api/v2.1/rest/exports");
+    expect(wrongVerb.status).toBe(405);
+    expect(wrongVerb.headers.get("allow")).toBe("GET, POST");
+    expect(wrongVerb.body.status).toBe(405);
+    const unknown = await call("GET", "/api/v2.1/rest/nothing");
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toBeTruthy();
+  });
+});

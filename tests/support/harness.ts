@@ -1,0 +1,148 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+} from "@aws-sdk/client-sqs";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { inject } from "vitest";
+import { sqs } from "../../lib/aws/sqs.ts";
+import { upsertApplication } from "../../lib/chat-db/applications.ts";
+import { LambdaRuntime, lambdaContext } from "../../scripts/local/lambda-runtime.ts";
+import { loadServiceDefinition } from "../../scripts/local/serverless-definition.ts";
+import { ROOT_DIR } from "../../scripts/local/stack.ts";
+
+export const stack = inject("stack");
+export const runtime = new LambdaRuntime(ROOT_DIR, loadServiceDefinition(ROOT_DIR).functions);
+
+export interface TestApp {
+  appId: string;
+  secret: string;
+}
+
+/** A new application with random credentials: tests never share data. */
+export async function newApp(): Promise<TestApp> {
+  const app = {
+    appId: `test-${randomUUID().slice(0, 8)}`,
+    secret: randomBytes(12).toString("hex"),
+  };
+  await upsertApplication(app);
+  return app;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+/** Calls the local HTTP API as an outside client would. */
+export async function call(
+  method: string,
+  path: string,
+  options: {
+    app?: TestApp;
+    json?: unknown;
+    form?: FormData | URLSearchParams;
+    body?: BodyInit;
+    headers?: Record<string, string>;
+  } = {},
+): Promise<ApiResponse> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.app) {
+    headers["QISCUS-SDK-APP-ID"] = options.app.appId;
+    headers["QISCUS-SDK-SECRET"] = options.app.secret;
+  }
+  let body: BodyInit | undefined = options.body;
+  if (options.json !== undefined) {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(options.json);
+  } else if (options.form) {
+    body = options.form;
+  }
+  const response = await fetch(`${stack.url}${path}`, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
+}
+
+/**
+ * Delivers every message waiting on a queue (and those the deliveries add) to its consumer
+ * function, the way Lambda's event source would; failed items are made visible again at once.
+ * @returns how many messages were delivered
+ */
+export async function drainQueue(
+  queue: "ExportQueue" | "ImportQueue" | "DeadLetterQueue",
+  options: { maxMessages?: number; budgetMs?: number } = {},
+): Promise<number> {
+  const functionName = {
+    ExportQueue: "exportWorker",
+    ImportQueue: "importWorker",
+    DeadLetterQueue: "deadLetter",
+  }[queue];
+  const queueUrl = stack.queues[queue] as string;
+  const max = options.maxMessages ?? 500;
+  let delivered = 0;
+  let idle = 0;
+  while (delivered < max && idle < 2) {
+    const { Messages = [] } = await sqs().send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 1,
+        WaitTimeSeconds: 1,
+        MessageSystemAttributeNames: ["All"],
+      }),
+    );
+    if (Messages.length === 0) {
+      idle += 1;
+      continue;
+    }
+    idle = 0;
+    const event: SQSEvent = {
+      Records: Messages.map((message) => ({
+        messageId: message.MessageId as string,
+        receiptHandle: message.ReceiptHandle as string,
+        body: message.Body ?? "",
+        attributes: {
+          ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? "1",
+          SentTimestamp: String(Date.now()),
+          SenderId: "test",
+          ApproximateFirstReceiveTimestamp: String(Date.now()),
+        },
+        messageAttributes: {},
+        md5OfBody: "",
+        eventSource: "aws:sqs",
+        eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${queue}`,
+        awsRegion: "us-east-1",
+      })),
+    };
+    const fn = runtime.definition(functionName);
+    const result = (await runtime.invoke(
+      functionName,
+      event,
+      lambdaContext(fn, options.budgetMs),
+    )) as SQSBatchResponse;
+    const failed = new Set(result?.batchItemFailures?.map((item) => item.itemIdentifier));
+    for (const message of Messages) {
+      await sqs().send(
+        failed.has(message.MessageId as string)
+          ? (new ChangeMessageVisibilityCommand({
+              QueueUrl: queueUrl,
+              ReceiptHandle: message.ReceiptHandle,
+              VisibilityTimeout: 0,
+            }) as never)
+          : (new DeleteMessageCommand({
+              QueueUrl: queueUrl,
+              ReceiptHandle: message.ReceiptHandle,
+            }) as never),
+      );
+    }
+    delivered += Messages.length;
+  }
+  return delivered;
+}
