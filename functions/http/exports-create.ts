@@ -2,11 +2,17 @@ import { startExport, validateExportRequest } from "../../lib/exports/export-job
 import { apiHandler } from "../../lib/http/api.ts";
 import { parseFields } from "../../lib/http/body.ts";
 import { ok } from "../../lib/http/envelope.ts";
+import { withIdempotencyKey } from "../../lib/jobs/idempotency.ts";
 import { exportView } from "../../lib/jobs/job-record.ts";
 
-/** POST /api/v2.1/rest/exports */
+const createExport = withIdempotencyKey(
+  "export",
+  async (appId, request: ReturnType<typeof validateExportRequest>) =>
+    exportView(await startExport(appId, request)),
+);
+
+/** POST /api/v2.1/rest/exports (an `Idempotency-Key` header makes retries safe) */
 export const handler = apiHandler(async ({ event, headers, app }) => {
   const request = validateExportRequest(await parseFields(event, headers));
-  const job = await startExport(app.appId, request);
-  return ok(exportView(job));
+  return ok(await createExport(app.appId, headers["idempotency-key"], request, undefined));
 });

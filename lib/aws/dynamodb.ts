@@ -2,16 +2,22 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { config } from "../config.ts";
 
-let client: DynamoDBDocumentClient | undefined;
+let client: DynamoDBClient | undefined;
+let documentClient: DynamoDBDocumentClient | undefined;
 
-/** The DynamoDB document client, created once per container. */
-export function dynamo(): DynamoDBDocumentClient {
+/** The low-level DynamoDB client, created once per container. */
+export function dynamoClient(): DynamoDBClient {
   if (!client) {
     const { region, endpoints } = config();
-    client = DynamoDBDocumentClient.from(
-      new DynamoDBClient({ region, endpoint: endpoints.dynamodb }),
-      { marshallOptions: { removeUndefinedValues: true } },
-    );
+    client = new DynamoDBClient({ region, endpoint: endpoints.dynamodb });
   }
   return client;
+}
+
+/** The DynamoDB document client (plain JavaScript values), created once per container. */
+export function dynamo(): DynamoDBDocumentClient {
+  documentClient ??= DynamoDBDocumentClient.from(dynamoClient(), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  return documentClient;
 }

@@ -44,7 +44,7 @@ export async function call(
     app?: TestApp;
     json?: unknown;
     form?: FormData | URLSearchParams;
-    body?: BodyInit;
+    body?: RequestInit["body"];
     headers?: Record<string, string>;
   } = {},
 ): Promise<ApiResponse> {
@@ -53,7 +53,7 @@ export async function call(
     headers["QISCUS-SDK-APP-ID"] = options.app.appId;
     headers["QISCUS-SDK-SECRET"] = options.app.secret;
   }
-  let body: BodyInit | undefined = options.body;
+  let body: RequestInit["body"] = options.body;
   if (options.json !== undefined) {
     headers["content-type"] = "application/json";
     body = JSON.stringify(options.json);

@@ -1,0 +1,76 @@
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyConfig,
+  IdempotencyValidationError,
+  makeIdempotent,
+} from "@aws-lambda-powertools/idempotency";
+import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
+import { dynamoClient } from "../aws/dynamodb.ts";
+import { config } from "../config.ts";
+import { BadRequestError, ConflictError } from "../errors.ts";
+import type { JobKind } from "./job-record.ts";
+
+/** A key is remembered for this long; the same key within it returns the same job. */
+export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60;
+const KEY_SHAPE = /^[\x21-\x7e]{1,255}$/;
+
+interface KeyedRequest<R> {
+  kind: JobKind;
+  appId: string;
+  key: string;
+  /** What the key promises: the same key with a different request is a conflict. */
+  request: R;
+}
+
+/**
+ * Wraps a job-creating function so that an `Idempotency-Key` header makes it run once per
+ * (application, kind, key) within 24 hours; repeats get the first call's result. Requests
+ * without a key are not affected. `payload` travels beside the request and is not compared.
+ */
+export function withIdempotencyKey<R, P, T>(
+  kind: JobKind,
+  create: (appId: string, request: R, payload: P) => Promise<T>,
+): (appId: string, key: string | undefined, request: R, payload: P) => Promise<T> {
+  let idempotent: ((input: KeyedRequest<R>, payload: P) => Promise<T>) | undefined;
+  return async (appId, key, request, payload) => {
+    if (key === undefined) return create(appId, request, payload);
+    if (!KEY_SHAPE.test(key)) {
+      throw new BadRequestError("invalid Idempotency-Key", [
+        "Idempotency-Key must be 1 to 255 visible ASCII characters without spaces",
+      ]);
+    }
+    idempotent ??= makeIdempotent(
+      (input: KeyedRequest<R>, extra: P) => create(input.appId, input.request, extra),
+      {
+        persistenceStore: new DynamoDBPersistenceLayer({
+          tableName: config().jobsTable,
+          keyAttr: "pk",
+          sortKeyAttr: "sk",
+          staticPkValue: "#idempotency",
+          expiryAttr: "expiresAt",
+          awsSdkV3Client: dynamoClient(),
+        }),
+        config: new IdempotencyConfig({
+          eventKeyJmesPath: "[kind, appId, key]",
+          payloadValidationJmesPath: "request",
+          expiresAfterSeconds: IDEMPOTENCY_WINDOW_SECONDS,
+        }),
+      },
+    );
+    try {
+      return await idempotent({ kind, appId, key, request }, payload);
+    } catch (error) {
+      if (error instanceof IdempotencyValidationError) {
+        throw new ConflictError("Idempotency-Key already used for a different request", [
+          `the key "${key.slice(0, 64)}" was used within the last 24 hours with other parameters`,
+        ]);
+      }
+      if (error instanceof IdempotencyAlreadyInProgressError) {
+        throw new ConflictError("a request with this Idempotency-Key is still in progress", [
+          "retry in a moment to get its result",
+        ]);
+      }
+      throw error;
+    }
+  };
+}
