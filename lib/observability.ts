@@ -1,5 +1,10 @@
 import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { Metrics } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import type { MetricUnit } from "@aws-lambda-powertools/metrics/types";
+import middy from "@middy/core";
+import type { Context } from "aws-lambda";
 
 /** The one structured JSON logger of the service (level from POWERTOOLS_LOG_LEVEL / LOG_LEVEL). */
 export const logger = new Logger({
@@ -7,8 +12,69 @@ export const logger = new Logger({
   logLevel: (process.env.LOG_LEVEL ?? process.env.POWERTOOLS_LOG_LEVEL ?? "INFO") as "INFO",
 });
 
-/** CloudWatch metrics in embedded metric format. */
+/**
+ * Diagnostics of the metrics library go to the service logger. An invocation that records no
+ * metric (most HTTP requests) is normal here, so that notice is only a debug line.
+ */
+const metricsDiagnostics = {
+  debug: (...content: unknown[]) => logger.debug(String(content[0])),
+  info: (...content: unknown[]) => logger.info(String(content[0])),
+  warn: (...content: unknown[]) => {
+    const message = String(content[0]);
+    if (message.startsWith("No application metrics to publish")) logger.debug(message);
+    else logger.warn(message);
+  },
+  error: (...content: unknown[]) => logger.error(String(content[0])),
+};
+
+/** CloudWatch metrics in embedded metric format, flushed once per invocation (see `instrumented`). */
 export const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "ChatDataBackup",
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "chat-data-backup",
+  logger: metricsDiagnostics,
 });
+
+/**
+ * Names of the per-job metrics the dashboard and alarms read (namespace ChatDataBackup).
+ * Each is published with the dimension sets [service, kind, resource] and [service] (the total).
+ */
+export type JobMetricName =
+  | "JobsStarted"
+  | "JobsFinished"
+  | "JobsFailed"
+  | "JobsDeadLettered"
+  | "JobRows"
+  | "JobDurationMs"
+  | "JobBytes";
+
+/**
+ * Publishes one job metric at once, with its own dimensions: several jobs of different kinds or
+ * resources in one invocation never share (and overwrite) each other's dimensions.
+ */
+export function jobMetric(
+  name: JobMetricName,
+  unit: MetricUnit,
+  value: number,
+  job: { kind: string; resource: string },
+): void {
+  const single = metrics.singleMetric();
+  single.addDimensions({ kind: job.kind, resource: job.resource });
+  // An empty set publishes the service-wide total too, which the alarms watch.
+  single.addDimensions({});
+  single.addMetric(name, unit, value);
+}
+
+/**
+ * Wraps any Lambda handler (queue consumer, schedule, worker) in the service's instrumentation:
+ * Lambda context and a fresh set of keys on every log line, and the invocation's metrics flushed
+ * when it ends (also when it throws). Set a correlation id with `logger.setCorrelationId(...)`
+ * (request id, SQS message id, EventBridge event id) inside the handler.
+ */
+export function instrumented<TEvent, TResult>(
+  handler: (event: TEvent, context: Context) => Promise<TResult>,
+) {
+  return middy<TEvent, TResult>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .handler(handler);
+}
