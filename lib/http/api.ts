@@ -1,4 +1,5 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy, { type MiddlewareObj } from "@middy/core";
 import type {
   APIGatewayProxyEventV2,
@@ -7,7 +8,7 @@ import type {
 } from "aws-lambda";
 import { type Application, authenticate } from "../chat-db/applications.ts";
 import { ServiceError, UnauthorizedError } from "../errors.ts";
-import { logger } from "../observability.ts";
+import { logger, metrics } from "../observability.ts";
 import { failure } from "./envelope.ts";
 
 type Result = APIGatewayProxyStructuredResultV2;
@@ -57,15 +58,18 @@ export function errorEnvelope(): MiddlewareObj<APIGatewayProxyEventV2, Result> {
 }
 
 /**
- * Wraps a route in the one middleware order every HTTP handler uses: Lambda context in the
- * logger, then the error envelope, then authentication of the application.
+ * Wraps a route in the one middleware order every HTTP handler uses: Lambda context and the
+ * request id (correlation id) in the logger, metrics flushed per request, then the error
+ * envelope, then authentication of the application.
  */
 export function apiHandler(route: Route, options: { authenticate?: boolean } = {}) {
   const mustAuthenticate = options.authenticate ?? true;
   return middy<APIGatewayProxyEventV2, Result>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use(errorEnvelope())
     .handler(async (event, context) => {
+      logger.setCorrelationId(event.requestContext?.requestId);
       const headers = lowerCaseHeaders(event);
       let app: Application = { appId: "", name: "", nightlyExport: false, timezone: "UTC" };
       if (mustAuthenticate) {
