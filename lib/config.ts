@@ -28,6 +28,8 @@ export interface Config {
   /** An export worker checkpoints when the invocation has less than this left. */
   exportReserveMillis: number;
   hashThreads: number;
+  /** Deliveries of a job message before SQS moves it to the dead-letter queue. */
+  maxReceiveCount: number;
 }
 
 /** Raised when the environment does not describe a usable configuration. */
@@ -85,6 +87,7 @@ export function loadConfig(env: Env = process.env): Config {
     exportPartBytes: integer(env, "EXPORT_PART_BYTES", 8 * 1024 * 1024, 5 * 1024 * 1024, 512 << 20),
     exportReserveMillis: integer(env, "EXPORT_RESERVE_MS", 60000, 0, 900000),
     hashThreads: integer(env, "HASH_THREADS", cpuCount, 1, 64),
+    maxReceiveCount: integer(env, "MAX_RECEIVE_COUNT", 5, 1, 1000),
   };
 }
 
