@@ -3,7 +3,7 @@ import { ROOT_DIR, startLocalStack } from "./local/stack.ts";
 
 /** `npm start`: the whole service on this machine. `npm start -- --fresh` wipes local state first. */
 const env = process.env;
-const stateDir = join(ROOT_DIR, ".local");
+const stateDir = env.LOCAL_STATE_DIR ?? join(ROOT_DIR, ".local");
 const port = (name: string, fallback: number) => Number(env[name] ?? fallback);
 
 const started = Date.now();
