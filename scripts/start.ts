@@ -18,6 +18,7 @@ const stack = await startLocalStack({
     s3: port("LOCAL_S3_PORT", 4569),
   },
   dbPassword: env.LOCAL_DB_PASSWORD ?? "chat-local",
+  awsInChildProcess: true,
   demoApps: [
     {
       appId: env.DEMO_APP_ID ?? "demo-app",

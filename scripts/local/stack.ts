@@ -28,6 +28,8 @@ export interface LocalStackOptions {
   /** Deliver queue messages to the consumer functions (off: tests drive the consumers). */
   pollQueues?: boolean;
   demoApps?: DemoApp[];
+  /** Run the AWS emulators in a child process so that they get a core of their own. */
+  awsInChildProcess?: boolean;
   /** Extra environment for the functions (overrides the defaults). */
   env?: Record<string, string>;
 }
@@ -52,6 +54,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ports: options.ports,
     dbPassword: options.dbPassword,
     fresh: options.fresh,
+    awsInChildProcess: options.awsInChildProcess,
   });
   const cleanups: (() => Promise<void>)[] = [() => emulators.stop()];
   const stop = async () => {

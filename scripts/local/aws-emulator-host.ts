@@ -1,0 +1,22 @@
+import { type AwsPorts, startAwsEmulators } from "./aws-emulators.ts";
+
+/**
+ * Child process hosting the AWS emulators, so that they use their own core while the API and
+ * the consumers run in the parent. Started by `startEmulators`; exits when the parent goes.
+ */
+process.once("message", async (message: { ports: AwsPorts; s3Dir: string }) => {
+  try {
+    const stop = await startAwsEmulators(message.ports, message.s3Dir);
+    const exit = async () => {
+      await stop();
+      process.exit(0);
+    };
+    process.on("disconnect", exit);
+    process.on("SIGTERM", exit);
+    process.on("SIGINT", () => {});
+    process.send?.({ ready: true });
+  } catch (error) {
+    process.send?.({ error: (error as Error).message });
+    process.exit(1);
+  }
+});
