@@ -15,7 +15,11 @@ export function objectKey(kind: JobKind, appId: string, jobId: string): string {
 }
 
 /** A presigned GET URL that downloads the object under `filename`. */
-export function presignDownload(key: string, filename: string): Promise<string> {
+export function presignDownload(
+  key: string,
+  filename: string,
+  expiresIn = config().downloadUrlTtlSeconds,
+): Promise<string> {
   const safeName = filename.replace(/["\\\r\n]/g, "_");
   return getSignedUrl(
     s3(),
@@ -25,7 +29,7 @@ export function presignDownload(key: string, filename: string): Promise<string> 
       ResponseContentDisposition: `attachment; filename="${safeName}"; filename*=UTF-8''${encodeURIComponent(filename)}`,
       ResponseContentType: "application/json",
     }),
-    { expiresIn: config().downloadUrlTtlSeconds },
+    { expiresIn },
   );
 }
 
