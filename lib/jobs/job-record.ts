@@ -19,6 +19,8 @@ export interface ExportCheckpoint {
   bytes: number;
   /** Serialised SHA-256 state of the bytes in `parts` (base64). */
   hashState: string;
+  /** When the first invocation began writing the file (ISO 8601); duration metrics count from here. */
+  startedAt?: string;
 }
 
 export interface ImportErrors {

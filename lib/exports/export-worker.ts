@@ -1,0 +1,512 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectTaggingCommand,
+  S3ServiceException,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import type { Context } from "aws-lambda";
+import { createSHA256, type IHasher } from "hash-wasm";
+import pg from "pg";
+import { s3 } from "../aws/s3.ts";
+import {
+  countExportRows,
+  currentMaxId,
+  type ExportCursor,
+  type ExportScope,
+  readExportPage,
+} from "../chat-db/export-queries.ts";
+import { config } from "../config.ts";
+import { jobStore } from "../jobs/dynamo-job-store.ts";
+import { abortUpload, deleteObject } from "../jobs/files.ts";
+import { type JobMessage, parseJobMessage, sendJobMessage } from "../jobs/job-queue.ts";
+import type { ExportCheckpoint, JobRecord } from "../jobs/job-record.ts";
+import { logger, metrics } from "../observability.ts";
+
+/** What one delivery of an export message achieved. */
+export type ExportOutcome =
+  /** The file is complete and the record says `finished`. */
+  | "finished"
+  /** Time ran low: the position is on the record and a continuation message is queued. */
+  | "continued"
+  /** The data cannot be exported; the record says `failed` with a reason. */
+  | "failed"
+  /** The record was deleted while the export ran; the upload was aborted. */
+  | "cancelled"
+  /** Nothing to do: the record is gone or done, or the message is older than the record. */
+  | "dropped"
+  /** Another invocation holds the job's lease; the message must be tried again later. */
+  | "busy";
+
+/** Tuning of one run; every value defaults to the service configuration. */
+export interface ExportWorkerOptions {
+  /** Rows per keyset page read from PostgreSQL. */
+  pageRows?: number;
+  /** Bytes per multipart-upload part (S3 requires 5 MiB except for the last part). */
+  partBytes?: number;
+  /** Checkpoint and hand over when the invocation has less time than this left. */
+  reserveMs?: number;
+  /** Called after each part is uploaded and its checkpoint stored (progress display). */
+  onPart?: (progress: { parts: number; rows: number; bytes: number }) => void | Promise<void>;
+}
+
+/** The remaining-time clock of a Lambda invocation. */
+export type InvocationClock = Pick<Context, "getRemainingTimeInMillis">;
+
+/** Raised for an export message that another invocation is working on right now. */
+export class ExportBusyError extends Error {
+  override name = "ExportBusyError";
+}
+
+/** Raised when the data or the job cannot be exported however often it is retried. */
+export class ExportDataError extends Error {
+  override name = "ExportDataError";
+}
+
+/** The lease outlives the invocation by this much, so a crashed holder frees the job soon after. */
+const LEASE_MARGIN_MS = 30_000;
+/** A continuation may arrive before its sender released the lease: wait this long for it. */
+const HANDOVER_WAIT_MS = 250;
+const HANDOVER_ATTEMPTS = 20;
+/** Progress is written at least every 5 % and at least every this many rows. */
+const PROGRESS_ROWS = 10_000;
+
+const S3_PERMANENT = new Set(["NoSuchUpload", "InvalidPart", "InvalidPartOrder", "EntityTooSmall"]);
+
+function isPermanent(error: unknown): boolean {
+  if (error instanceof ExportDataError) return true;
+  // SQLSTATE class 22: data exceptions (unknown time zone, impossible date, ...).
+  if (error instanceof pg.DatabaseError) return error.code?.startsWith("22") ?? false;
+  return error instanceof S3ServiceException && S3_PERMANENT.has(error.name);
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof pg.DatabaseError) return `the chat data could not be read: ${error.message}`;
+  if (error instanceof S3ServiceException) {
+    return `the file could not be stored (${error.name}); please request a new export`;
+  }
+  return (error as Error).message;
+}
+
+/**
+ * Handles one export job message: takes the job's lease, writes (or continues) the file and
+ * answers what happened. Safe to call with duplicated, stale or reordered messages.
+ * Transient failures (database or storage unreachable) are thrown so that the queue retries.
+ */
+export async function runExport(
+  message: JobMessage,
+  clock: InvocationClock,
+  options: ExportWorkerOptions = {},
+): Promise<ExportOutcome> {
+  const store = jobStore();
+  const job = await store.get(message.appId, message.jobId);
+  if (job?.kind !== "export" || job.status === "finished" || job.status === "failed") {
+    return "dropped";
+  }
+  if (message.seq < job.seq) return "dropped";
+  const owner = randomUUID();
+  const leased = await acquireLease(job, message, owner, clock);
+  if (typeof leased === "string") return leased;
+  const run = new ExportRun(leased, owner, message.seq, clock, {
+    pageRows: options.pageRows ?? config().exportPageRows,
+    partBytes: options.partBytes ?? config().exportPartBytes,
+    reserveMs: options.reserveMs ?? config().exportReserveMillis,
+    onPart: options.onPart,
+  });
+  return run.execute();
+}
+
+/** Takes the job's lease with one conditional write, waiting briefly for a predecessor's handover. */
+async function acquireLease(
+  job: JobRecord,
+  message: JobMessage,
+  owner: string,
+  clock: InvocationClock,
+): Promise<JobRecord | ExportOutcome> {
+  const store = jobStore();
+  for (let attempt = 0; ; attempt += 1) {
+    const now = Date.now();
+    const leased = await store.update(
+      job.appId,
+      job.jobId,
+      {
+        status: "processing",
+        seq: message.seq,
+        leaseOwner: owner,
+        leaseUntil: now + clock.getRemainingTimeInMillis() + LEASE_MARGIN_MS,
+      },
+      { statusIn: ["started", "processing"], seqAtMost: message.seq, leaseFreeAt: now },
+    );
+    if (leased) return leased;
+    const current = await store.get(job.appId, job.jobId);
+    if (!current || current.status === "finished" || current.status === "failed") return "dropped";
+    if (message.seq < current.seq) return "dropped";
+    // An older sequence on the record means the holder is handing this message its work.
+    if (current.seq < message.seq && attempt < HANDOVER_ATTEMPTS) {
+      await sleep(HANDOVER_WAIT_MS);
+      continue;
+    }
+    return "busy";
+  }
+}
+
+interface Settings {
+  pageRows: number;
+  partBytes: number;
+  reserveMs: number;
+  onPart?: ExportWorkerOptions["onPart"];
+}
+
+/** One invocation's share of an export, holding the lease. */
+class ExportRun {
+  private checkpoint?: ExportCheckpoint;
+  private hasher?: IHasher;
+  /** Serialised rows not yet uploaded; they are read again after a handover. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private pendingRows = 0;
+  private partsThisRun = 0;
+  private percentage: number;
+  private reportedRows = 0;
+
+  constructor(
+    private readonly job: JobRecord,
+    private readonly owner: string,
+    private readonly seq: number,
+    private readonly clock: InvocationClock,
+    private readonly settings: Settings,
+  ) {
+    this.checkpoint = job.checkpoint;
+    this.percentage = job.percentage;
+  }
+
+  private get scope(): ExportScope {
+    return {
+      appId: this.job.appId,
+      resource: this.job.resource,
+      cutId: this.checkpoint?.cutId ?? 0,
+      createdUntil: this.job.createdAt,
+      startDate: this.job.startDate,
+      endDate: this.job.endDate,
+      timezone: this.job.timezone ?? "UTC",
+    };
+  }
+
+  async execute(): Promise<ExportOutcome> {
+    try {
+      if (!this.checkpoint && !(await this.begin())) return this.lostLease();
+      return await this.write();
+    } catch (error) {
+      if (!isPermanent(error)) {
+        // Let a retry of this message take over at once instead of waiting for the lease to expire.
+        await this.release().catch(() => undefined);
+        throw error;
+      }
+      return this.fail(reasonOf(error), error);
+    }
+  }
+
+  /** First invocation: fixes the row set, opens the multipart upload and stores the checkpoint. */
+  private async begin(): Promise<boolean> {
+    const cutId = await currentMaxId(this.job.resource);
+    this.checkpoint = {
+      cutId,
+      expectedRows: 0,
+      uploadId: "",
+      parts: [],
+      rows: 0,
+      bytes: 0,
+      hashState: "",
+      startedAt: new Date().toISOString(),
+    };
+    this.checkpoint.expectedRows = await countExportRows(this.scope);
+    const { UploadId } = await s3().send(
+      new CreateMultipartUploadCommand({
+        Bucket: config().bucketName,
+        Key: this.job.objectKey,
+        ContentType: "application/json",
+      }),
+    );
+    if (!UploadId) throw new Error("storage answered without an upload id");
+    this.checkpoint.uploadId = UploadId;
+    const hasher = await createSHA256();
+    hasher.init();
+    this.checkpoint.hashState = Buffer.from(hasher.save()).toString("base64");
+    logger.info("export file opened", {
+      expected_rows: this.checkpoint.expectedRows,
+      cut_id: cutId,
+    });
+    return this.saveCheckpoint();
+  }
+
+  private async write(): Promise<ExportOutcome> {
+    const checkpoint = this.checkpoint as ExportCheckpoint;
+    this.hasher = await createSHA256();
+    this.hasher.load(Buffer.from(checkpoint.hashState, "base64"));
+    this.reportedRows = checkpoint.rows;
+    const scope = this.scope;
+    let cursor: ExportCursor | undefined = checkpoint.cursor;
+    for (;;) {
+      const page = await readExportPage(scope, cursor, this.settings.pageRows);
+      for (const row of page) {
+        const prefix = checkpoint.rows + this.pendingRows === 0 ? "[\n" : ",\n";
+        this.append(Buffer.from(prefix + JSON.stringify(row.value)));
+        this.pendingRows += 1;
+        if (this.pendingBytes >= this.settings.partBytes && !(await this.uploadPart(row.cursor))) {
+          return this.lostLease();
+        }
+      }
+      if (page.length < this.settings.pageRows) break;
+      cursor = page[page.length - 1]?.cursor;
+      if (!(await this.reportProgress())) return this.lostLease();
+      // Hand over only after this invocation moved the checkpoint, so every invocation progresses.
+      if (
+        this.partsThisRun > 0 &&
+        this.clock.getRemainingTimeInMillis() < this.settings.reserveMs
+      ) {
+        return this.handOver();
+      }
+    }
+    return this.finish();
+  }
+
+  private append(chunk: Buffer): void {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+  }
+
+  private takePending(): Buffer {
+    const body = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return body;
+  }
+
+  private async sendPart(body: Buffer): Promise<void> {
+    const checkpoint = this.checkpoint as ExportCheckpoint;
+    const PartNumber = checkpoint.parts.length + 1;
+    const { ETag } = await s3().send(
+      new UploadPartCommand({
+        Bucket: config().bucketName,
+        Key: this.job.objectKey,
+        UploadId: checkpoint.uploadId,
+        PartNumber,
+        Body: body,
+        ContentLength: body.length,
+      }),
+    );
+    if (!ETag) throw new Error(`storage answered part ${PartNumber} without an ETag`);
+    (this.hasher as IHasher).update(body);
+    checkpoint.parts.push({ PartNumber, ETag });
+    checkpoint.rows += this.pendingRows;
+    checkpoint.bytes += body.length;
+    this.pendingRows = 0;
+    this.partsThisRun += 1;
+  }
+
+  /** Uploads the buffered rows as one part and moves the checkpoint to `cursor`, its last row. */
+  private async uploadPart(cursor: ExportCursor): Promise<boolean> {
+    const checkpoint = this.checkpoint as ExportCheckpoint;
+    await this.sendPart(this.takePending());
+    checkpoint.cursor = cursor;
+    checkpoint.hashState = Buffer.from((this.hasher as IHasher).save()).toString("base64");
+    this.percentage = Math.max(this.percentage, this.progressPercentage(checkpoint.rows));
+    this.reportedRows = checkpoint.rows;
+    if (!(await this.saveCheckpoint())) return false;
+    await this.settings.onPart?.({
+      parts: checkpoint.parts.length,
+      rows: checkpoint.rows,
+      bytes: checkpoint.bytes,
+    });
+    return true;
+  }
+
+  private progressPercentage(rows: number): number {
+    const expected = this.checkpoint?.expectedRows ?? 0;
+    return expected > 0 ? Math.min(99, Math.floor((rows * 100) / expected)) : 0;
+  }
+
+  private saveCheckpoint(): Promise<boolean> {
+    return this.updateHeld({ checkpoint: this.checkpoint, percentage: this.percentage });
+  }
+
+  /** Writes `percentage` when 5 % or 10,000 rows passed since the last write. */
+  private async reportProgress(): Promise<boolean> {
+    const checkpoint = this.checkpoint as ExportCheckpoint;
+    const rows = checkpoint.rows + this.pendingRows;
+    const step = Math.max(1, Math.min(PROGRESS_ROWS, Math.ceil(checkpoint.expectedRows / 20)));
+    if (rows - this.reportedRows < step) return true;
+    this.reportedRows = rows;
+    const percentage = this.progressPercentage(rows);
+    if (percentage <= this.percentage) return true;
+    this.percentage = percentage;
+    return this.updateHeld({ percentage });
+  }
+
+  private async updateHeld(
+    changes: Partial<JobRecord>,
+    remove: (keyof JobRecord)[] = [],
+  ): Promise<boolean> {
+    const updated = await jobStore().update(
+      this.job.appId,
+      this.job.jobId,
+      changes,
+      { leaseOwner: this.owner },
+      remove,
+    );
+    return updated !== undefined;
+  }
+
+  private release(): Promise<boolean> {
+    return this.updateHeld({}, ["leaseOwner", "leaseUntil"]);
+  }
+
+  /** Queues the continuation first, then releases the lease: a crash in between heals on lease expiry. */
+  private async handOver(): Promise<ExportOutcome> {
+    const next = this.seq + 1;
+    await sendJobMessage({
+      kind: "export",
+      appId: this.job.appId,
+      jobId: this.job.jobId,
+      seq: next,
+    });
+    if (!(await this.updateHeld({ seq: next }, ["leaseOwner", "leaseUntil"]))) {
+      return this.lostLease();
+    }
+    const checkpoint = this.checkpoint as ExportCheckpoint;
+    logger.info("export continues in a new invocation", {
+      seq: next,
+      rows: checkpoint.rows,
+      parts: checkpoint.parts.length,
+    });
+    return "continued";
+  }
+
+  private async finish(): Promise<ExportOutcome> {
+    const checkpoint = this.checkpoint as ExportCheckpoint;
+    this.append(Buffer.from(checkpoint.rows + this.pendingRows === 0 ? "[]\n" : "\n]\n"));
+    await this.sendPart(this.takePending());
+    const checksum = (this.hasher as IHasher).digest("hex");
+    const bucket = config().bucketName;
+    await s3().send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: this.job.objectKey,
+        UploadId: checkpoint.uploadId,
+        MultipartUpload: { Parts: checkpoint.parts },
+      }),
+    );
+    await s3().send(
+      new PutObjectTaggingCommand({
+        Bucket: bucket,
+        Key: this.job.objectKey,
+        Tagging: { TagSet: [{ Key: "sha256", Value: checksum }] },
+      }),
+    );
+    const finished = await this.updateHeld(
+      {
+        status: "finished",
+        percentage: 100,
+        totalRows: checkpoint.rows,
+        size: checkpoint.bytes,
+        checksumSha256: checksum,
+      },
+      ["checkpoint", "leaseOwner", "leaseUntil"],
+    );
+    if (!finished) {
+      if (await this.recordExists()) return "busy";
+      // Deleted while the last part was on its way: the file must not outlive its record.
+      await deleteObject(this.job.objectKey);
+      logger.info("export cancelled while finishing; file removed");
+      return "cancelled";
+    }
+    this.recordFinished(checkpoint, checksum);
+    return "finished";
+  }
+
+  private recordFinished(checkpoint: ExportCheckpoint, checksum: string): void {
+    const durationMs = Math.max(
+      1,
+      Date.now() - Date.parse(checkpoint.startedAt ?? this.job.createdAt),
+    );
+    const rowsPerSecond = Math.round((checkpoint.rows * 1000) / durationMs);
+    logger.info("export finished", {
+      rows: checkpoint.rows,
+      bytes: checkpoint.bytes,
+      parts: checkpoint.parts.length,
+      duration_ms: durationMs,
+      rows_per_second: rowsPerSecond,
+      checksum_sha256: checksum,
+    });
+    metrics.addDimension("resource", this.job.resource);
+    metrics.addMetric("ExportsFinished", MetricUnit.Count, 1);
+    metrics.addMetric("Rows", MetricUnit.Count, checkpoint.rows);
+    metrics.addMetric("Bytes", MetricUnit.Bytes, checkpoint.bytes);
+    metrics.addMetric("DurationMs", MetricUnit.Milliseconds, durationMs);
+    metrics.addMetric("RowsPerSecond", MetricUnit.CountPerSecond, rowsPerSecond);
+    metrics.publishStoredMetrics();
+  }
+
+  private async fail(reason: string, error: unknown): Promise<ExportOutcome> {
+    const failed = await this.updateHeld({ status: "failed", errorMessage: reason }, [
+      "checkpoint",
+      "leaseOwner",
+      "leaseUntil",
+    ]);
+    if (this.checkpoint?.uploadId) await abortUpload(this.job.objectKey, this.checkpoint.uploadId);
+    if (!failed) return this.lostLease();
+    logger.warn("export failed", { reason, error: error as Error });
+    metrics.addDimension("resource", this.job.resource);
+    metrics.addMetric("ExportsFailed", MetricUnit.Count, 1);
+    metrics.publishStoredMetrics();
+    return "failed";
+  }
+
+  private async recordExists(): Promise<boolean> {
+    return (await jobStore().get(this.job.appId, this.job.jobId)) !== undefined;
+  }
+
+  /**
+   * A write under the lease failed. A deleted record means the export was cancelled: abort the
+   * upload. Otherwise another invocation took over the job and carries on with the same upload.
+   */
+  private async lostLease(): Promise<ExportOutcome> {
+    if (await this.recordExists()) {
+      logger.warn("export lease lost to another invocation");
+      return "busy";
+    }
+    if (this.checkpoint?.uploadId) await abortUpload(this.job.objectKey, this.checkpoint.uploadId);
+    logger.info("export cancelled; upload aborted");
+    return "cancelled";
+  }
+}
+
+/**
+ * Handles one SQS record of the export queue. Throws ExportBusyError when another invocation
+ * holds the job, so that the record is reported failed and delivered again later.
+ */
+export async function processExportRecord(
+  body: string,
+  clock: InvocationClock,
+  options: ExportWorkerOptions = {},
+): Promise<ExportOutcome> {
+  const message = parseJobMessage(body);
+  if (message?.kind !== "export") {
+    logger.warn("export queue message is not an export job message; dropped");
+    return "dropped";
+  }
+  logger.appendKeys({ app_id: message.appId, job_id: message.jobId });
+  try {
+    const outcome = await runExport(message, clock, options);
+    logger.debug("export message handled", { seq: message.seq, outcome });
+    if (outcome === "busy") {
+      throw new ExportBusyError(`export ${message.jobId} is being written by another invocation`);
+    }
+    return outcome;
+  } finally {
+    logger.removeKeys(["app_id", "job_id"]);
+  }
+}
