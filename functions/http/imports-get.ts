@@ -1,7 +1,10 @@
-import { ServiceError } from "../../lib/errors.ts";
 import { apiHandler } from "../../lib/http/api.ts";
+import { ok } from "../../lib/http/envelope.ts";
+import { importView } from "../../lib/jobs/job-record.ts";
+import { findJob } from "../../lib/jobs/jobs.ts";
 
-/** Imports are not served yet. */
-export const handler = apiHandler(async () => {
-  throw new ServiceError(501, "imports are not available yet");
+/** GET /api/v2.1/rest/imports/:id, with every row error */
+export const handler = apiHandler(async ({ app, params }) => {
+  const job = await findJob(app.appId, "import", params.id);
+  return ok({ backup_history: importView(job) });
 });

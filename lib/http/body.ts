@@ -37,7 +37,14 @@ export function parseMultipart(
     try {
       parser = busboy({
         headers: { "content-type": headers["content-type"] },
-        limits: { fileSize: maxFileBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 30 },
+        // busboy reports the limit when a file reaches it: one byte more lets exactly max pass.
+        limits: {
+          fileSize: maxFileBytes + 1,
+          files: 1,
+          fields: 20,
+          fieldSize: 64 * 1024,
+          parts: 30,
+        },
         defParamCharset: "utf8",
       });
     } catch {

@@ -1,0 +1,145 @@
+import { NoSuchKey } from "@aws-sdk/client-s3";
+import { appliedRows, lockApplicationImports, markApplied } from "../chat-db/import-queries.ts";
+import { chatDb, inTransaction } from "../chat-db/pool.ts";
+import { jobStore } from "../jobs/dynamo-job-store.ts";
+import { getObject } from "../jobs/files.ts";
+import type { JobMessage } from "../jobs/job-queue.ts";
+import type { ImportErrors, JobRecord, Resource } from "../jobs/job-record.ts";
+import { logger, metrics } from "../observability.ts";
+import { importComments } from "./comments.ts";
+import { ImportFileError, instant, parseImportFile } from "./file-rows.ts";
+import type { ImporterFactory } from "./importer.ts";
+import { RowProblems } from "./problems.ts";
+import { importRooms } from "./rooms.ts";
+import { importUsers } from "./users.ts";
+
+const IMPORTERS: Record<Resource, ImporterFactory> = {
+  users: importUsers,
+  rooms: importRooms,
+  comments: importComments,
+};
+
+/** Only a job still on its way may change; a finished or failed import never changes again. */
+const OPEN = { statusIn: ["started" as const, "processing" as const] };
+
+type Outcome =
+  | { status: "finished"; rows: number; replayed?: boolean }
+  | { status: "failed"; errors: ImportErrors; rows: number };
+
+async function finish(job: JobRecord, outcome: Outcome, startedAt: number): Promise<void> {
+  const seconds = Math.max((Date.now() - startedAt) / 1000, 0.001);
+  if (outcome.status === "finished") {
+    await jobStore().update(
+      job.appId,
+      job.jobId,
+      {
+        status: "finished",
+        totalRows: outcome.rows,
+        percentage: 100,
+        errors: { Message: "", Data: null },
+      },
+      OPEN,
+    );
+    logger.info("import finished", {
+      rows: outcome.rows,
+      dry_run: job.dryRun ?? false,
+      replayed: outcome.replayed ?? false,
+      seconds,
+    });
+    metrics.addMetric("ImportsFinished", "Count", 1);
+    if (!outcome.replayed && !job.dryRun) {
+      metrics.addMetric("ImportRows", "Count", outcome.rows);
+      metrics.addMetric("ImportRowsPerSecond", "Count/Second", outcome.rows / seconds);
+    }
+  } else {
+    await jobStore().update(
+      job.appId,
+      job.jobId,
+      { status: "failed", totalRows: 0, errors: outcome.errors },
+      OPEN,
+    );
+    logger.info("import failed", {
+      reason: outcome.errors.Message,
+      problems: outcome.errors.Data?.length ?? 0,
+    });
+    metrics.addMetric("ImportsFailed", "Count", 1);
+  }
+  metrics.addMetric("ImportDuration", "Seconds", seconds);
+}
+
+function failed(message: string, data: ImportErrors["Data"] = null): Outcome {
+  return { status: "failed", errors: { Message: message, Data: data }, rows: 0 };
+}
+
+/** Validates every row and, when all pass and this is no dry run, writes them in one transaction. */
+async function runImport(job: JobRecord): Promise<Outcome> {
+  const already = await appliedRows(chatDb(), job.jobId);
+  if (already !== undefined) return { status: "finished", rows: already, replayed: true };
+
+  let bytes: Uint8Array;
+  try {
+    bytes = await getObject(job.objectKey);
+  } catch (error) {
+    if (error instanceof NoSuchKey) return failed("The uploaded file is no longer available.");
+    throw error;
+  }
+  let rows: unknown[];
+  try {
+    rows = parseImportFile(bytes, job.resource);
+  } catch (error) {
+    if (error instanceof ImportFileError) return failed(error.message);
+    throw error;
+  }
+
+  const problems = new RowProblems();
+  const context = { appId: job.appId, importedAt: instant(new Date().toISOString()) };
+  const session = IMPORTERS[job.resource](rows, problems, context);
+  await session.checkAgainstApp(chatDb(), problems);
+  const rejected = (found: RowProblems) =>
+    failed(found.summary(job.resource, rows.length), found.listed);
+  if (!problems.empty) {
+    // Another delivery of this very job may have written the rows meanwhile: they are not duplicates.
+    const replay = await appliedRows(chatDb(), job.jobId);
+    if (replay !== undefined) return { status: "finished", rows: replay, replayed: true };
+    return rejected(problems);
+  }
+  if (job.dryRun) return { status: "finished", rows: rows.length };
+
+  await session.prepare();
+  return inTransaction(async (client) => {
+    await lockApplicationImports(client, job.appId);
+    const replay = await appliedRows(client, job.jobId);
+    if (replay !== undefined) return { status: "finished", rows: replay, replayed: true } as const;
+    // Checked again under the application's lock: another import may have landed meanwhile.
+    const late = new RowProblems();
+    await session.checkAgainstApp(client, late);
+    if (!late.empty) return rejected(late);
+    const written = await session.write(client);
+    await markApplied(client, job, written);
+    return { status: "finished", rows: written } as const;
+  });
+}
+
+/**
+ * Handles one import message. Redelivery is harmless: a finished or failed job is left alone,
+ * and rows are written in one transaction with a marker, so they are never written twice.
+ */
+export async function processImportMessage(message: JobMessage): Promise<void> {
+  logger.appendKeys({ app_id: message.appId, job_id: message.jobId });
+  try {
+    const job = await jobStore().get(message.appId, message.jobId);
+    if (job?.kind !== "import") {
+      logger.warn("import message for a job that does not exist; dropped");
+      return;
+    }
+    if (job.status === "finished" || job.status === "failed") return;
+    const claimed = await jobStore().update(job.appId, job.jobId, { status: "processing" }, OPEN);
+    if (!claimed) return;
+    const startedAt = Date.now();
+    metrics.addDimension("resource", job.resource);
+    const outcome = await runImport(claimed);
+    await finish(claimed, outcome, startedAt);
+  } finally {
+    logger.removeKeys(["app_id", "job_id"]);
+  }
+}

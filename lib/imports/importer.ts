@@ -1,0 +1,29 @@
+import type pg from "pg";
+import type { Queryable } from "../chat-db/import-queries.ts";
+import type { Instant } from "./file-rows.ts";
+import type { RowProblems } from "./problems.ts";
+
+export interface ImportContext {
+  appId: string;
+  /** Rows without a creation time are created at this instant (when the import ran). */
+  importedAt: Instant;
+}
+
+/**
+ * One import file of one resource, from its parsed rows to the database. Creating a session
+ * applies the schema and the rules within the file; the other steps follow in order.
+ */
+export interface ImportSession {
+  /** Rules against the application's data; may run twice (before hashing, inside the write). */
+  checkAgainstApp(db: Queryable, problems: RowProblems): Promise<void>;
+  /** Slow work that must not hold a transaction open (password hashing). */
+  prepare(): Promise<void>;
+  /** Writes every row inside the caller's transaction; returns how many were written. */
+  write(client: pg.PoolClient): Promise<number>;
+}
+
+export type ImporterFactory = (
+  rows: unknown[],
+  problems: RowProblems,
+  context: ImportContext,
+) => ImportSession;
