@@ -12,14 +12,21 @@ export class RowProblems {
   readonly rows = new Set<number>();
   total = 0;
 
-  constructor(private readonly prefix = "") {}
-
+  /** Keeps the problems of the lowest rows, in row order, whatever order the checks find them in. */
   add(row: number, field: string, message: string): void {
     this.total += 1;
     this.rows.add(row);
-    if (this.listed.length < MAX_LISTED_PROBLEMS) {
-      this.listed.push({ row, field: this.prefix + field, message: this.prefix + message });
+    const full = this.listed.length >= MAX_LISTED_PROBLEMS;
+    if (full && row >= (this.listed.at(-1)?.row ?? 0)) return;
+    let low = 0;
+    let high = this.listed.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if ((this.listed[middle]?.row ?? 0) <= row) low = middle + 1;
+      else high = middle;
     }
+    this.listed.splice(low, 0, { row, field, message });
+    if (full) this.listed.pop();
   }
 
   /** Adds one problem per schema error, in words; `fieldPrefix` names a nested object. */
