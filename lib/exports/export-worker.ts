@@ -16,6 +16,7 @@ import {
   countExportRows,
   currentMaxId,
   type ExportCursor,
+  type ExportRow,
   type ExportScope,
   readExportPage,
 } from "../chat-db/export-queries.ts";
@@ -153,6 +154,17 @@ async function acquireLease(
   }
 }
 
+/** Starts reading a page; a read left behind by an early return must not crash the process. */
+function prefetch(
+  scope: ExportScope,
+  cursor: ExportCursor | undefined,
+  settings: Settings,
+): Promise<ExportRow[]> {
+  const page = readExportPage(scope, cursor, settings.pageRows);
+  page.catch(() => undefined);
+  return page;
+}
+
 interface Settings {
   pageRows: number;
   partBytes: number;
@@ -160,14 +172,22 @@ interface Settings {
   onPart?: ExportWorkerOptions["onPart"];
 }
 
-/** One invocation's share of an export, holding the lease. */
+/**
+ * One invocation's share of an export, holding the lease. Rows are serialised into a buffer;
+ * a full buffer becomes the next part, uploaded while the following rows are read (at most one
+ * part in flight). The checkpoint only ever names rows inside uploaded parts.
+ */
 class ExportRun {
   private checkpoint?: ExportCheckpoint;
   private hasher?: IHasher;
-  /** Serialised rows not yet uploaded; they are read again after a handover. */
+  /** Serialised rows not yet uploaded; after a handover they are read again. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private pendingRows = 0;
+  /** Rows serialised so far, counting those of earlier invocations. */
+  private serialisedRows = 0;
+  /** Upload and checkpoint of the previous part; false when the lease was lost. */
+  private inFlight?: Promise<boolean>;
   private partsThisRun = 0;
   private percentage: number;
   private reportedRows = 0;
@@ -200,6 +220,8 @@ class ExportRun {
       if (!this.checkpoint && !(await this.begin())) return this.lostLease();
       return await this.write();
     } catch (error) {
+      // No checkpoint write may land after the lease is given up.
+      await this.settle().catch(() => undefined);
       if (!isPermanent(error)) {
         // Let a retry of this message take over at once instead of waiting for the lease to expire.
         await this.release().catch(() => undefined);
@@ -239,30 +261,37 @@ class ExportRun {
       expected_rows: this.checkpoint.expectedRows,
       cut_id: cutId,
     });
-    return this.saveCheckpoint();
+    return this.updateHeld({ checkpoint: this.checkpoint });
   }
 
   private async write(): Promise<ExportOutcome> {
     const checkpoint = this.checkpoint as ExportCheckpoint;
     this.hasher = await createSHA256();
     this.hasher.load(Buffer.from(checkpoint.hashState, "base64"));
+    this.serialisedRows = checkpoint.rows;
     this.reportedRows = checkpoint.rows;
     const scope = this.scope;
-    let cursor: ExportCursor | undefined = checkpoint.cursor;
-    for (;;) {
-      const page = await readExportPage(scope, cursor, this.settings.pageRows);
+    let next: Promise<ExportRow[]> | undefined = prefetch(scope, checkpoint.cursor, this.settings);
+    while (next) {
+      const page: ExportRow[] = await next;
+      const last = page[page.length - 1];
+      // The next page is on its way while this one is serialised and uploaded.
+      next =
+        page.length === this.settings.pageRows && last
+          ? prefetch(scope, last.cursor, this.settings)
+          : undefined;
       for (const row of page) {
-        const prefix = checkpoint.rows + this.pendingRows === 0 ? "[\n" : ",\n";
+        const prefix = this.serialisedRows === 0 ? "[\n" : ",\n";
         this.append(Buffer.from(prefix + JSON.stringify(row.value)));
         this.pendingRows += 1;
-        if (this.pendingBytes >= this.settings.partBytes && !(await this.uploadPart(row.cursor))) {
+        this.serialisedRows += 1;
+        if (this.pendingBytes >= this.settings.partBytes && !(await this.startPart(row.cursor))) {
           return this.lostLease();
         }
       }
-      if (page.length < this.settings.pageRows) break;
-      cursor = page[page.length - 1]?.cursor;
+      if (!next) break;
       if (!(await this.reportProgress())) return this.lostLease();
-      // Hand over only after this invocation moved the checkpoint, so every invocation progresses.
+      // Hand over only after this invocation cut a part, so that every invocation progresses.
       if (
         this.partsThisRun > 0 &&
         this.clock.getRemainingTimeInMillis() < this.settings.reserveMs
@@ -278,14 +307,29 @@ class ExportRun {
     this.pendingBytes += chunk.length;
   }
 
-  private takePending(): Buffer {
-    const body = Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    return body;
+  /** Waits for the part in flight; false when its checkpoint could not be stored (lease lost). */
+  private async settle(): Promise<boolean> {
+    const inFlight = this.inFlight;
+    this.inFlight = undefined;
+    return inFlight ? inFlight : true;
   }
 
-  private async sendPart(body: Buffer): Promise<void> {
+  /** Turns the buffered rows into the next part, once the previous part is stored. */
+  private async startPart(cursor: ExportCursor): Promise<boolean> {
+    if (!(await this.settle())) return false;
+    const body = Buffer.concat(this.pending, this.pendingBytes);
+    const rows = this.pendingRows;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.pendingRows = 0;
+    this.partsThisRun += 1;
+    this.inFlight = this.storePart(body, rows, cursor);
+    // Observed at the next settle(); never an unhandled rejection meanwhile.
+    this.inFlight.catch(() => undefined);
+    return true;
+  }
+
+  private async sendPart(body: Buffer, rows: number): Promise<void> {
     const checkpoint = this.checkpoint as ExportCheckpoint;
     const PartNumber = checkpoint.parts.length + 1;
     const { ETag } = await s3().send(
@@ -301,21 +345,17 @@ class ExportRun {
     if (!ETag) throw new Error(`storage answered part ${PartNumber} without an ETag`);
     (this.hasher as IHasher).update(body);
     checkpoint.parts.push({ PartNumber, ETag });
-    checkpoint.rows += this.pendingRows;
+    checkpoint.rows += rows;
     checkpoint.bytes += body.length;
-    this.pendingRows = 0;
-    this.partsThisRun += 1;
   }
 
-  /** Uploads the buffered rows as one part and moves the checkpoint to `cursor`, its last row. */
-  private async uploadPart(cursor: ExportCursor): Promise<boolean> {
+  /** Uploads one part and moves the checkpoint to `cursor`, the part's last row. */
+  private async storePart(body: Buffer, rows: number, cursor: ExportCursor): Promise<boolean> {
     const checkpoint = this.checkpoint as ExportCheckpoint;
-    await this.sendPart(this.takePending());
+    await this.sendPart(body, rows);
     checkpoint.cursor = cursor;
     checkpoint.hashState = Buffer.from((this.hasher as IHasher).save()).toString("base64");
-    this.percentage = Math.max(this.percentage, this.progressPercentage(checkpoint.rows));
-    this.reportedRows = checkpoint.rows;
-    if (!(await this.saveCheckpoint())) return false;
+    if (!(await this.updateHeld({ checkpoint }))) return false;
     await this.settings.onPart?.({
       parts: checkpoint.parts.length,
       rows: checkpoint.rows,
@@ -329,18 +369,13 @@ class ExportRun {
     return expected > 0 ? Math.min(99, Math.floor((rows * 100) / expected)) : 0;
   }
 
-  private saveCheckpoint(): Promise<boolean> {
-    return this.updateHeld({ checkpoint: this.checkpoint, percentage: this.percentage });
-  }
-
-  /** Writes `percentage` when 5 % or 10,000 rows passed since the last write. */
+  /** Writes `percentage` when 5 % or 10,000 rows passed since the last write; it never falls. */
   private async reportProgress(): Promise<boolean> {
-    const checkpoint = this.checkpoint as ExportCheckpoint;
-    const rows = checkpoint.rows + this.pendingRows;
-    const step = Math.max(1, Math.min(PROGRESS_ROWS, Math.ceil(checkpoint.expectedRows / 20)));
-    if (rows - this.reportedRows < step) return true;
-    this.reportedRows = rows;
-    const percentage = this.progressPercentage(rows);
+    const expected = (this.checkpoint as ExportCheckpoint).expectedRows;
+    const step = Math.max(1, Math.min(PROGRESS_ROWS, Math.ceil(expected / 20)));
+    if (this.serialisedRows - this.reportedRows < step) return true;
+    this.reportedRows = this.serialisedRows;
+    const percentage = this.progressPercentage(this.serialisedRows);
     if (percentage <= this.percentage) return true;
     this.percentage = percentage;
     return this.updateHeld({ percentage });
@@ -366,6 +401,7 @@ class ExportRun {
 
   /** Queues the continuation first, then releases the lease: a crash in between heals on lease expiry. */
   private async handOver(): Promise<ExportOutcome> {
+    if (!(await this.settle())) return this.lostLease();
     const next = this.seq + 1;
     await sendJobMessage({
       kind: "export",
@@ -386,9 +422,11 @@ class ExportRun {
   }
 
   private async finish(): Promise<ExportOutcome> {
+    if (!(await this.settle())) return this.lostLease();
     const checkpoint = this.checkpoint as ExportCheckpoint;
-    this.append(Buffer.from(checkpoint.rows + this.pendingRows === 0 ? "[]\n" : "\n]\n"));
-    await this.sendPart(this.takePending());
+    // The last part may be small; an empty export still has one part, `[]`.
+    this.append(Buffer.from(this.serialisedRows === 0 ? "[]\n" : "\n]\n"));
+    await this.sendPart(Buffer.concat(this.pending, this.pendingBytes), this.pendingRows);
     const checksum = (this.hasher as IHasher).digest("hex");
     const bucket = config().bucketName;
     await s3().send(
@@ -474,6 +512,7 @@ class ExportRun {
    * upload. Otherwise another invocation took over the job and carries on with the same upload.
    */
   private async lostLease(): Promise<ExportOutcome> {
+    await this.settle().catch(() => undefined);
     if (await this.recordExists()) {
       logger.warn("export lease lost to another invocation");
       return "busy";
