@@ -78,15 +78,20 @@ function commentsFile(users: string[], rooms: string[], count: number) {
   return { text, replies };
 }
 
-function usersFile(count: number) {
-  const rows = Array.from({ length: count }, (_, i) => ({
+function usersFile(requested?: number) {
+  const make = (i: number) => ({
     Email: `bench.user.${i}@example.com`,
     Name: "U",
     AvatarUrl: `https://avatars.example.com/${i}.png`,
     AuthenticationToken: randomBytes(16).toString("hex"),
     Password: randomBytes(9).toString("base64"),
     CreateAt: new Date(Date.parse("2024-01-01T00:00:00Z") + i * 1000).toISOString(),
-  }));
+  });
+  // By default as many realistic users as fit in the file.
+  const count =
+    requested ??
+    Math.floor((MAX_FILE_BYTES - 64) / (Buffer.byteLength(JSON.stringify(make(99999))) + 1));
+  const rows = Array.from({ length: count }, (_, i) => make(i));
   return fillTo(rows, MAX_FILE_BYTES, (row, extra) => {
     row.Name = `U${extra}`.slice(0, 255);
   });
@@ -106,13 +111,13 @@ function bcryptRate(cost: number, seconds = 3): number {
 /**
  * Runs imports end to end on a local stack of its own (free ports, temporary state, queue
  * pollers off): a ~4 MiB comments file (about `commentRows` rows, a third of them replies) and a
- * ~4 MiB users file (about `userRows` users) hashed with bcrypt at `bcryptCost`.
+ * ~4 MiB users file (`userRows` users, by default as many as fit) hashed with bcrypt at `bcryptCost`.
  */
 export async function benchImport(
   options: { commentRows?: number; userRows?: number; bcryptCost?: number } = {},
 ): Promise<ImportBenchResult> {
   const commentRows = options.commentRows ?? 10000;
-  const userRows = options.userRows ?? 20000;
+  const userRows = options.userRows;
   const bcryptCost = options.bcryptCost ?? 10;
   const stateDir = mkdtempSync(join(tmpdir(), "chat-backup-bench-import-"));
   let stack: LocalStack | undefined;
