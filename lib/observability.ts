@@ -35,32 +35,14 @@ export const metrics = new Metrics({
 });
 
 /**
- * Names of the per-job metrics the dashboard and alarms read (namespace ChatDataBackup).
- * Each is published with the dimension sets [service, kind, resource] and [service] (the total).
+ * Publishes one job metric at once, with the dimensions [service, resource]: several jobs of
+ * different resources in one invocation never share (and overwrite) each other's dimension.
+ * Job metrics are named `<Kind>s<Event>` (ExportsStarted, ImportsFailed, ExportsDeadLettered...);
+ * the dashboard and alarms in serverless.yml read them with these dimensions.
  */
-export type JobMetricName =
-  | "JobsStarted"
-  | "JobsFinished"
-  | "JobsFailed"
-  | "JobsDeadLettered"
-  | "JobRows"
-  | "JobDurationMs"
-  | "JobBytes";
-
-/**
- * Publishes one job metric at once, with its own dimensions: several jobs of different kinds or
- * resources in one invocation never share (and overwrite) each other's dimensions.
- */
-export function jobMetric(
-  name: JobMetricName,
-  unit: MetricUnit,
-  value: number,
-  job: { kind: string; resource: string },
-): void {
+export function jobMetric(name: string, unit: MetricUnit, value: number, resource: string): void {
   const single = metrics.singleMetric();
-  single.addDimensions({ kind: job.kind, resource: job.resource });
-  // An empty set publishes the service-wide total too, which the alarms watch.
-  single.addDimensions({});
+  single.addDimension("resource", resource);
   single.addMetric(name, unit, value);
 }
 

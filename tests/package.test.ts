@@ -180,12 +180,13 @@ describe("the packaged CloudFormation template", () => {
     const body = parts.map((part) => (typeof part === "string" ? part : "api-id")).join("");
     const text = JSON.stringify(JSON.parse(body));
     for (const needle of [
-      "JobsStarted",
-      "JobsFinished",
-      "JobsFailed",
-      "JobRows",
-      "JobDurationMs",
-      "JobBytes",
+      "ExportsStarted",
+      "ImportsFinished",
+      "ExportsFailed",
+      "ImportsDeadLettered",
+      "Rows",
+      "DurationMs",
+      "Bytes",
       "chat-data-backup-test-dead-letters",
       "chat-data-backup-test-exportWorker",
       "Throttles",
@@ -204,7 +205,12 @@ describe("the packaged CloudFormation template", () => {
     expect(watched).toContainEqual(
       expect.stringMatching(/^AWS\/SQS ApproximateNumberOfMessagesVisible .*DeadLetterQueue/),
     );
-    expect(watched).toContainEqual(expect.stringMatching(/^ChatDataBackup JobsFailed /));
+    const failedJobs = alarms.find((a) => a.AlarmName.endsWith("-jobs-failed"));
+    const failedMetrics = (
+      (failedJobs?.Metrics ?? []) as { MetricStat?: { Metric: { MetricName: string } } }[]
+    ).flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : []));
+    expect(new Set(failedMetrics)).toEqual(new Set(["ExportsFailed", "ImportsFailed"]));
+    expect(failedMetrics).toHaveLength(6);
     for (const fn of ["exportWorker", "importWorker", "deadLetter", "nightlyExport"]) {
       for (const metric of ["Errors", "Throttles"]) {
         expect(watched).toContainEqual(

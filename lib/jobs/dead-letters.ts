@@ -67,7 +67,8 @@ export async function settleDeadLetter(body: string): Promise<DeadLetterOutcome>
     previous_status: job.status,
     aborted_upload: Boolean(uploadId),
   });
-  jobMetric("JobsDeadLettered", "Count", 1, job);
-  jobMetric("JobsFailed", "Count", 1, job);
+  const kind = job.kind === "export" ? "Exports" : "Imports";
+  jobMetric(`${kind}DeadLettered`, "Count", 1, job.resource);
+  jobMetric(`${kind}Failed`, "Count", 1, job.resource);
   return "failed";
 }
