@@ -1,5 +1,5 @@
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { dynamo } from "../lib/aws/dynamodb.ts";
 import { setNightlyExport } from "../lib/chat-db/applications.ts";
 import { config } from "../lib/config.ts";
@@ -38,12 +38,11 @@ async function exportsOf(app: TestApp) {
 
 const optedIn: TestApp[] = [];
 
-afterAll(async () => {
-  // Nothing else may find the nightly jobs of this file later: switch the apps off and let the
-  // export worker finish the queued jobs.
-  for (const app of optedIn) await setNightlyExport(app.appId, false);
-  await drainQueue("ExportQueue");
+// Each test sees only its own opted-in app; nothing else finds this file's nightly jobs later.
+afterEach(async () => {
+  for (const app of optedIn.splice(0)) await setNightlyExport(app.appId, false);
 });
+afterAll(() => drainQueue("ExportQueue"));
 
 describe("day arithmetic", () => {
   it("given the schedule time, when computing yesterday, then each time zone gets its own yesterday", () => {
