@@ -5,7 +5,7 @@ import { abortUpload, deleteObject, presignDownload } from "../jobs/files.ts";
 import { sendJobMessage } from "../jobs/job-queue.ts";
 import { displayTime, type JobRecord, type JobTrigger, type Resource } from "../jobs/job-record.ts";
 import { findJob, newJob } from "../jobs/jobs.ts";
-import { logger, metrics } from "../observability.ts";
+import { jobMetric, logger } from "../observability.ts";
 import { describeError, validatorFor } from "../validation.ts";
 
 /** True when the runtime knows `zone` as an IANA time zone name. */
@@ -68,8 +68,7 @@ export async function startExport(
     throw error;
   }
   logger.info("export started", { job_id: job.jobId, resource, trigger });
-  metrics.addDimension("resource", resource);
-  metrics.addMetric("ExportsStarted", "Count", 1);
+  jobMetric("ExportsStarted", "Count", 1, resource);
   return job;
 }
 
