@@ -74,6 +74,8 @@ const HANDOVER_WAIT_MS = 250;
 const HANDOVER_ATTEMPTS = 20;
 /** Progress is written at least every 5 % and at least every this many rows. */
 const PROGRESS_ROWS = 10_000;
+/** Room in a part buffer beyond the part size for the row that crosses it. */
+const PART_SLACK_BYTES = 1024 * 1024;
 
 const S3_PERMANENT = new Set(["NoSuchUpload", "InvalidPart", "InvalidPartOrder", "EntityTooSmall"]);
 
@@ -165,6 +167,40 @@ function prefetch(
   return page;
 }
 
+/**
+ * A reusable buffer for one part's bytes, written in place so that memory stays flat however
+ * many rows pass through. Grows only for a row larger than its slack.
+ */
+class PartBuffer {
+  private buffer: Buffer;
+  length = 0;
+
+  constructor(partBytes: number) {
+    this.buffer = Buffer.allocUnsafe(partBytes + PART_SLACK_BYTES);
+  }
+
+  append(text: string): void {
+    // A UTF-16 code unit never takes more than 3 bytes in UTF-8.
+    if (this.length + text.length * 3 > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(
+        Math.max(this.buffer.length * 2, this.length + text.length * 3),
+      );
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    this.length += this.buffer.write(text, this.length, "utf8");
+  }
+
+  /** The bytes written so far (a view, valid until the next clear). */
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+}
+
 interface Settings {
   pageRows: number;
   partBytes: number;
@@ -180,9 +216,10 @@ interface Settings {
 class ExportRun {
   private checkpoint?: ExportCheckpoint;
   private hasher?: IHasher;
+  /** Two part buffers used in turn: one fills while the other is uploaded. */
+  private readonly buffers: [PartBuffer, PartBuffer];
   /** Serialised rows not yet uploaded; after a handover they are read again. */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private part: PartBuffer;
   private pendingRows = 0;
   /** Rows serialised so far, counting those of earlier invocations. */
   private serialisedRows = 0;
@@ -201,6 +238,8 @@ class ExportRun {
   ) {
     this.checkpoint = job.checkpoint;
     this.percentage = job.percentage;
+    this.buffers = [new PartBuffer(settings.partBytes), new PartBuffer(settings.partBytes)];
+    this.part = this.buffers[0];
   }
 
   private get scope(): ExportScope {
@@ -281,11 +320,11 @@ class ExportRun {
           ? prefetch(scope, last.cursor, this.settings)
           : undefined;
       for (const row of page) {
-        const prefix = this.serialisedRows === 0 ? "[\n" : ",\n";
-        this.append(Buffer.from(prefix + JSON.stringify(row.value)));
+        this.part.append(this.serialisedRows === 0 ? "[\n" : ",\n");
+        this.part.append(JSON.stringify(row.value));
         this.pendingRows += 1;
         this.serialisedRows += 1;
-        if (this.pendingBytes >= this.settings.partBytes && !(await this.startPart(row.cursor))) {
+        if (this.part.length >= this.settings.partBytes && !(await this.startPart(row.cursor))) {
           return this.lostLease();
         }
       }
@@ -302,11 +341,6 @@ class ExportRun {
     return this.finish();
   }
 
-  private append(chunk: Buffer): void {
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-  }
-
   /** Waits for the part in flight; false when its checkpoint could not be stored (lease lost). */
   private async settle(): Promise<boolean> {
     const inFlight = this.inFlight;
@@ -316,11 +350,12 @@ class ExportRun {
 
   /** Turns the buffered rows into the next part, once the previous part is stored. */
   private async startPart(cursor: ExportCursor): Promise<boolean> {
+    // Settled: the other buffer's upload is done, so it can take the next rows.
     if (!(await this.settle())) return false;
-    const body = Buffer.concat(this.pending, this.pendingBytes);
+    const body = this.part.bytes();
     const rows = this.pendingRows;
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.part = this.part === this.buffers[0] ? this.buffers[1] : this.buffers[0];
+    this.part.clear();
     this.pendingRows = 0;
     this.partsThisRun += 1;
     this.inFlight = this.storePart(body, rows, cursor);
@@ -425,8 +460,8 @@ class ExportRun {
     if (!(await this.settle())) return this.lostLease();
     const checkpoint = this.checkpoint as ExportCheckpoint;
     // The last part may be small; an empty export still has one part, `[]`.
-    this.append(Buffer.from(this.serialisedRows === 0 ? "[]\n" : "\n]\n"));
-    await this.sendPart(Buffer.concat(this.pending, this.pendingBytes), this.pendingRows);
+    this.part.append(this.serialisedRows === 0 ? "[]\n" : "\n]\n");
+    await this.sendPart(this.part.bytes(), this.pendingRows);
     const checksum = (this.hasher as IHasher).digest("hex");
     const bucket = config().bucketName;
     await s3().send(
