@@ -1,0 +1,66 @@
+import { fork } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runExport } from "../../lib/exports/export-worker.ts";
+import { jobStore } from "../../lib/jobs/dynamo-job-store.ts";
+import {
+  clock,
+  download,
+  getExport,
+  insertManyComments,
+  requestExport,
+  sha256,
+  takeExportMessage,
+} from "../exports/export-fixtures.ts";
+import { newApp } from "../support/harness.ts";
+
+const PART_BYTES = 5 * 1024 * 1024;
+
+describe("a worker killed in the middle of an export", () => {
+  it("given an export process killed after its first part, when the message comes back, then the file equals an undisturbed run byte for byte", async () => {
+    const app = await newApp();
+    // About 12 MB of comments: three parts of 5 MiB.
+    await insertManyComments(app, 60000);
+
+    const undisturbedId = await requestExport(app, { type: "comments" });
+    const crashedId = await requestExport(app, { type: "comments" });
+
+    const undisturbed = await takeExportMessage(undisturbedId);
+    expect(await runExport(undisturbed, clock(900_000), { partBytes: PART_BYTES })).toBe(
+      "finished",
+    );
+
+    const message = await takeExportMessage(crashedId);
+    const child = fork(join(import.meta.dirname, "export-child.ts"), {
+      execArgv: ["--import", "tsx"],
+      env: { ...process.env, EXPORT_LEASE_MARGIN_MS: "0" },
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.once("message", (reply: { part?: number }) =>
+        reply.part ? resolve() : reject(new Error("finished too early")),
+      );
+      child.once("exit", () => reject(new Error("the export process ended before its first part")));
+      child.send({ message, budgetMs: 3000, partBytes: PART_BYTES });
+    });
+    child.kill("SIGKILL");
+    await exited;
+
+    const halfway = await jobStore().get(app.appId, crashedId);
+    expect(halfway?.status).toBe("processing");
+    expect(halfway?.checkpoint?.parts.length).toBe(1);
+
+    // The dead worker's lease runs out; SQS delivers the same message again.
+    const leaseUntil = halfway?.leaseUntil ?? 0;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, leaseUntil - Date.now()) + 100));
+    expect(await runExport(message, clock(900_000), { partBytes: PART_BYTES })).toBe("finished");
+
+    const [expected, actual] = [await download(app, undisturbedId), await download(app, crashedId)];
+    expect(actual.length).toBeGreaterThan(2 * PART_BYTES);
+    expect(sha256(actual)).toBe(sha256(expected));
+    const record = await getExport(app, crashedId);
+    expect(record.total_rows).toBe(60000);
+    expect(record.checksum_sha256).toBe(sha256(actual));
+  }, 120_000);
+});
