@@ -31,18 +31,37 @@ export async function closeChatDb(): Promise<void> {
   await current?.end();
 }
 
-/** Runs `work` inside one transaction on one connection; rolls back on any error. */
+/**
+ * Runs `work` inside one transaction on one connection; rolls back on any error. A connection
+ * that fails meanwhile (server restart, terminated backend) is discarded, never pooled again.
+ */
 export async function inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await chatDb().connect();
+  let broken: Error | undefined;
+  // Without a listener, a connection error while the client is checked out would crash the process.
+  const onError = (error: Error) => {
+    broken = error;
+  };
+  client.on("error", onError);
   try {
     await client.query("BEGIN");
     const result = await work(client);
     await client.query("COMMIT");
     return result;
   } catch (error) {
-    await client.query("ROLLBACK").catch(() => {});
+    broken ??= error instanceof Error && isConnectionError(error) ? error : undefined;
+    if (!broken) await client.query("ROLLBACK").catch(() => {});
     throw error;
   } finally {
-    client.release();
+    // A broken connection may still report its end later: it keeps its listener and is destroyed.
+    if (!broken) client.off("error", onError);
+    client.release(broken);
   }
+}
+
+function isConnectionError(error: Error): boolean {
+  const code = (error as { code?: string }).code ?? "";
+  return (
+    code.startsWith("57P") || code.startsWith("08") || /Connection terminated/i.test(error.message)
+  );
 }
