@@ -27,6 +27,8 @@ export interface Config {
   exportPartBytes: number;
   /** An export worker checkpoints when the invocation has less than this left. */
   exportReserveMillis: number;
+  /** A worker's lease on a job outlives its invocation by this much; a crashed holder frees the job then. */
+  exportLeaseMarginMillis: number;
   hashThreads: number;
   /** Deliveries of a job message before SQS moves it to the dead-letter queue. */
   maxReceiveCount: number;
@@ -86,6 +88,7 @@ export function loadConfig(env: Env = process.env): Config {
     exportPageRows: integer(env, "EXPORT_PAGE_ROWS", 2000, 1, 100000),
     exportPartBytes: integer(env, "EXPORT_PART_BYTES", 8 * 1024 * 1024, 5 * 1024 * 1024, 512 << 20),
     exportReserveMillis: integer(env, "EXPORT_RESERVE_MS", 60000, 0, 900000),
+    exportLeaseMarginMillis: integer(env, "EXPORT_LEASE_MARGIN_MS", 30000, 0, 900000),
     hashThreads: integer(env, "HASH_THREADS", cpuCount, 1, 64),
     maxReceiveCount: integer(env, "MAX_RECEIVE_COUNT", 5, 1, 1000),
   };

@@ -25,7 +25,7 @@ import { jobStore } from "../jobs/dynamo-job-store.ts";
 import { abortUpload, deleteObject } from "../jobs/files.ts";
 import { type JobMessage, parseJobMessage, sendJobMessage } from "../jobs/job-queue.ts";
 import type { ExportCheckpoint, JobRecord } from "../jobs/job-record.ts";
-import { logger, metrics } from "../observability.ts";
+import { jobMetric, logger } from "../observability.ts";
 
 /** What one delivery of an export message achieved. */
 export type ExportOutcome =
@@ -67,8 +67,6 @@ export class ExportDataError extends Error {
   override name = "ExportDataError";
 }
 
-/** The lease outlives the invocation by this much, so a crashed holder frees the job soon after. */
-const LEASE_MARGIN_MS = 30_000;
 /** A continuation may arrive before its sender released the lease: wait this long for it. */
 const HANDOVER_WAIT_MS = 250;
 const HANDOVER_ATTEMPTS = 20;
@@ -139,7 +137,7 @@ async function acquireLease(
         status: "processing",
         seq: message.seq,
         leaseOwner: owner,
-        leaseUntil: now + clock.getRemainingTimeInMillis() + LEASE_MARGIN_MS,
+        leaseUntil: now + clock.getRemainingTimeInMillis() + config().exportLeaseMarginMillis,
       },
       { statusIn: ["started", "processing"], seqAtMost: message.seq, leaseFreeAt: now },
     );
@@ -514,13 +512,12 @@ class ExportRun {
       rows_per_second: rowsPerSecond,
       checksum_sha256: checksum,
     });
-    metrics.addDimension("resource", this.job.resource);
-    metrics.addMetric("ExportsFinished", MetricUnit.Count, 1);
-    metrics.addMetric("Rows", MetricUnit.Count, checkpoint.rows);
-    metrics.addMetric("Bytes", MetricUnit.Bytes, checkpoint.bytes);
-    metrics.addMetric("DurationMs", MetricUnit.Milliseconds, durationMs);
-    metrics.addMetric("RowsPerSecond", MetricUnit.CountPerSecond, rowsPerSecond);
-    metrics.publishStoredMetrics();
+    const resource = this.job.resource;
+    jobMetric("ExportsFinished", MetricUnit.Count, 1, resource);
+    jobMetric("Rows", MetricUnit.Count, checkpoint.rows, resource);
+    jobMetric("Bytes", MetricUnit.Bytes, checkpoint.bytes, resource);
+    jobMetric("DurationMs", MetricUnit.Milliseconds, durationMs, resource);
+    jobMetric("RowsPerSecond", MetricUnit.CountPerSecond, rowsPerSecond, resource);
   }
 
   private async fail(reason: string, error: unknown): Promise<ExportOutcome> {
@@ -532,9 +529,7 @@ class ExportRun {
     if (this.checkpoint?.uploadId) await abortUpload(this.job.objectKey, this.checkpoint.uploadId);
     if (!failed) return this.lostLease();
     logger.warn("export failed", { reason, error: error as Error });
-    metrics.addDimension("resource", this.job.resource);
-    metrics.addMetric("ExportsFailed", MetricUnit.Count, 1);
-    metrics.publishStoredMetrics();
+    jobMetric("ExportsFailed", MetricUnit.Count, 1, this.job.resource);
     return "failed";
   }
 
