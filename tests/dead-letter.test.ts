@@ -6,28 +6,15 @@ import { sqs } from "../lib/aws/sqs.ts";
 import { jobStore } from "../lib/jobs/dynamo-job-store.ts";
 import type { JobRecord } from "../lib/jobs/job-record.ts";
 import { newJob } from "../lib/jobs/jobs.ts";
+import { sqsEvent } from "../scripts/local/sqs-event.ts";
 import { call, drainQueue, newApp, runtime, stack } from "./support/harness.ts";
 
 /** An SQS event from the dead-letter queue, as Lambda's event source mapping delivers it. */
 function deadLetterEvent(...bodies: string[]): SQSEvent {
-  return {
-    Records: bodies.map((body) => ({
-      messageId: randomUUID(),
-      receiptHandle: randomUUID(),
-      body,
-      attributes: {
-        ApproximateReceiveCount: "1",
-        SentTimestamp: String(Date.now()),
-        SenderId: "test",
-        ApproximateFirstReceiveTimestamp: String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: "",
-      eventSource: "aws:sqs",
-      eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:dead-letters",
-      awsRegion: "us-east-1",
-    })),
-  };
+  return sqsEvent(
+    bodies.map((body) => ({ body })),
+    "arn:aws:sqs:us-east-1:000000000000:dead-letters",
+  );
 }
 
 function messageFor(job: JobRecord, seq = job.seq) {

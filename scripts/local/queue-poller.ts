@@ -7,6 +7,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { LambdaRuntime } from "./lambda-runtime.ts";
+import { sqsEvent } from "./sqs-event.ts";
 
 export interface QueueBinding {
   functionName: string;
@@ -16,25 +17,18 @@ export interface QueueBinding {
 }
 
 function toEvent(messages: Message[], binding: QueueBinding, region: string): SQSEvent {
-  return {
-    Records: messages.map((message) => ({
-      messageId: message.MessageId as string,
-      receiptHandle: message.ReceiptHandle as string,
+  return sqsEvent(
+    messages.map((message) => ({
       body: message.Body ?? "",
-      attributes: {
-        ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? "1",
-        SentTimestamp: message.Attributes?.SentTimestamp ?? String(Date.now()),
-        SenderId: message.Attributes?.SenderId ?? "local",
-        ApproximateFirstReceiveTimestamp:
-          message.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: message.MD5OfBody ?? "",
-      eventSource: "aws:sqs",
-      eventSourceARN: binding.queueArn,
-      awsRegion: region,
+      messageId: message.MessageId,
+      receiptHandle: message.ReceiptHandle,
+      receiveCount: message.Attributes?.ApproximateReceiveCount,
+      sentTimestamp: message.Attributes?.SentTimestamp,
+      md5OfBody: message.MD5OfBody,
     })),
-  };
+    binding.queueArn,
+    region,
+  );
 }
 
 /**

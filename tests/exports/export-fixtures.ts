@@ -11,6 +11,7 @@ import { chatDb } from "../../lib/chat-db/pool.ts";
 import type { InvocationClock } from "../../lib/exports/export-worker.ts";
 import { type JobMessage, parseJobMessage } from "../../lib/jobs/job-queue.ts";
 import { lambdaContext } from "../../scripts/local/lambda-runtime.ts";
+import { sqsEvent as buildSqsEvent } from "../../scripts/local/sqs-event.ts";
 import { call, runtime, stack, type TestApp } from "../support/harness.ts";
 
 /** A user row of the chat database; returns its id. */
@@ -208,26 +209,10 @@ export function clock(remainingMs: number): InvocationClock {
 
 /** An SQS event carrying one job message, as Lambda's event source builds it. */
 export function sqsEvent(message: JobMessage, messageId = randomUUID()): SQSEvent {
-  return {
-    Records: [
-      {
-        messageId,
-        receiptHandle: messageId,
-        body: JSON.stringify(message),
-        attributes: {
-          ApproximateReceiveCount: "1",
-          SentTimestamp: String(Date.now()),
-          SenderId: "test",
-          ApproximateFirstReceiveTimestamp: String(Date.now()),
-        },
-        messageAttributes: {},
-        md5OfBody: "",
-        eventSource: "aws:sqs",
-        eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:exports",
-        awsRegion: "us-east-1",
-      },
-    ],
-  };
+  return buildSqsEvent(
+    [{ body: JSON.stringify(message), messageId }],
+    "arn:aws:sqs:us-east-1:000000000000:exports",
+  );
 }
 
 /** Delivers one job's queued message to the export worker function; returns the failed item ids. */

@@ -4,12 +4,13 @@ import {
   DeleteMessageCommand,
   ReceiveMessageCommand,
 } from "@aws-sdk/client-sqs";
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { SQSBatchResponse } from "aws-lambda";
 import { inject } from "vitest";
 import { sqs } from "../../lib/aws/sqs.ts";
 import { upsertApplication } from "../../lib/chat-db/applications.ts";
 import { LambdaRuntime, lambdaContext } from "../../scripts/local/lambda-runtime.ts";
 import { loadServiceDefinition } from "../../scripts/local/serverless-definition.ts";
+import { sqsEvent } from "../../scripts/local/sqs-event.ts";
 import { ROOT_DIR } from "../../scripts/local/stack.ts";
 
 export const stack = inject("stack");
@@ -103,24 +104,15 @@ export async function drainQueue(
       continue;
     }
     idle = 0;
-    const event: SQSEvent = {
-      Records: Messages.map((message) => ({
-        messageId: message.MessageId as string,
-        receiptHandle: message.ReceiptHandle as string,
+    const event = sqsEvent(
+      Messages.map((message) => ({
         body: message.Body ?? "",
-        attributes: {
-          ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? "1",
-          SentTimestamp: String(Date.now()),
-          SenderId: "test",
-          ApproximateFirstReceiveTimestamp: String(Date.now()),
-        },
-        messageAttributes: {},
-        md5OfBody: "",
-        eventSource: "aws:sqs",
-        eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${queue}`,
-        awsRegion: "us-east-1",
+        messageId: message.MessageId,
+        receiptHandle: message.ReceiptHandle,
+        receiveCount: message.Attributes?.ApproximateReceiveCount,
       })),
-    };
+      `arn:aws:sqs:us-east-1:000000000000:${queue}`,
+    );
     const fn = runtime.definition(functionName);
     const result = (await runtime.invoke(
       functionName,
