@@ -58,3 +58,39 @@ describe("Idempotency-Key on POST /exports", () => {
     expect(good.status).toBe(200);
   });
 });
+
+describe("Idempotency-Key on POST /imports", () => {
+  function importForm(content: string) {
+    const form = new FormData();
+    form.set("type", "users");
+    form.set("file", new Blob([content], { type: "application/json" }), "users.json");
+    return form;
+  }
+
+  it("given the same key and file twice, then one import job; the same key with another file is a 409", async () => {
+    const app = await newApp();
+    const headers = { "Idempotency-Key": "upload-1" };
+    const first = await call("POST", "/api/v2.1/rest/imports", {
+      app,
+      form: importForm("[]"),
+      headers,
+    });
+    const again = await call("POST", "/api/v2.1/rest/imports", {
+      app,
+      form: importForm("[]"),
+      headers,
+    });
+    expect(first.status).toBe(200);
+    expect(again.body.results.backup_history.unique_id).toBe(
+      first.body.results.backup_history.unique_id,
+    );
+    const other = await call("POST", "/api/v2.1/rest/imports", {
+      app,
+      form: importForm("[ ]"),
+      headers,
+    });
+    expect(other.status).toBe(409);
+    const list = await call("GET", "/api/v2.1/rest/imports", { app });
+    expect(list.body.results.backup_histories).toHaveLength(1);
+  });
+});

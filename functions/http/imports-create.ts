@@ -1,18 +1,42 @@
+import { createHash } from "node:crypto";
 import { apiHandler } from "../../lib/http/api.ts";
 import { parseMultipart } from "../../lib/http/body.ts";
 import { ok } from "../../lib/http/envelope.ts";
 import {
+  type ImportUpload,
   MAX_IMPORT_BYTES,
   requireMultipart,
   startImport,
   validateImportForm,
 } from "../../lib/imports/import-jobs.ts";
+import { withIdempotencyKey } from "../../lib/jobs/idempotency.ts";
 import { importView } from "../../lib/jobs/job-record.ts";
 
-/** POST /api/v2.1/rest/imports (multipart/form-data: type, file, optional dry_run) */
+interface ImportFingerprint {
+  type: string;
+  dryRun: boolean;
+  filename: string;
+  sha256: string;
+}
+
+const createImport = withIdempotencyKey(
+  "import",
+  async (appId, _fingerprint: ImportFingerprint, upload: ImportUpload) =>
+    importView(await startImport(appId, upload)),
+);
+
+/** POST /api/v2.1/rest/imports (multipart/form-data: type, file, optional dry_run; optional Idempotency-Key) */
 export const handler = apiHandler(async ({ event, headers, app }) => {
   requireMultipart(headers);
   const form = await parseMultipart(event, headers, MAX_IMPORT_BYTES);
-  const job = await startImport(app.appId, validateImportForm(form.fields, form.files));
-  return ok({ backup_history: importView(job) });
+  const upload = validateImportForm(form.fields, form.files);
+  // The same key must come with the same file: it is compared by its SHA-256, not kept.
+  const fingerprint = {
+    type: upload.resource,
+    dryRun: upload.dryRun,
+    filename: upload.file.filename,
+    sha256: createHash("sha256").update(upload.file.content).digest("hex"),
+  };
+  const job = await createImport(app.appId, headers["idempotency-key"], fingerprint, upload);
+  return ok({ backup_history: job });
 });

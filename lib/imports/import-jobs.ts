@@ -6,7 +6,7 @@ import { putObject } from "../jobs/files.ts";
 import { sendJobMessage } from "../jobs/job-queue.ts";
 import type { JobRecord, Resource } from "../jobs/job-record.ts";
 import { newJob } from "../jobs/jobs.ts";
-import { logger, metrics } from "../observability.ts";
+import { jobMetric, logger } from "../observability.ts";
 import { describeError, validatorFor } from "../validation.ts";
 
 /** The largest import file: 4 MiB, so that the base64 request stays under Lambda's 6 MB. */
@@ -79,7 +79,6 @@ export async function startImport(appId: string, upload: ImportUpload): Promise<
     bytes: job.size,
     dry_run: upload.dryRun,
   });
-  metrics.addDimension("resource", job.resource);
-  metrics.addMetric("ImportsStarted", "Count", 1);
+  jobMetric("ImportsStarted", "Count", 1, job.resource);
   return job;
 }

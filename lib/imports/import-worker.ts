@@ -5,7 +5,7 @@ import { jobStore } from "../jobs/dynamo-job-store.ts";
 import { getObject } from "../jobs/files.ts";
 import type { JobMessage } from "../jobs/job-queue.ts";
 import type { ImportErrors, JobRecord, Resource } from "../jobs/job-record.ts";
-import { logger, metrics } from "../observability.ts";
+import { jobMetric, logger } from "../observability.ts";
 import { importComments } from "./comments.ts";
 import { ImportFileError, instant, parseImportFile } from "./file-rows.ts";
 import type { ImporterFactory } from "./importer.ts";
@@ -46,10 +46,10 @@ async function finish(job: JobRecord, outcome: Outcome, startedAt: number): Prom
       replayed: outcome.replayed ?? false,
       seconds,
     });
-    metrics.addMetric("ImportsFinished", "Count", 1);
+    jobMetric("ImportsFinished", "Count", 1, job.resource);
     if (!outcome.replayed && !job.dryRun) {
-      metrics.addMetric("ImportRows", "Count", outcome.rows);
-      metrics.addMetric("ImportRowsPerSecond", "Count/Second", outcome.rows / seconds);
+      jobMetric("ImportRows", "Count", outcome.rows, job.resource);
+      jobMetric("ImportRowsPerSecond", "Count/Second", outcome.rows / seconds, job.resource);
     }
   } else {
     await jobStore().update(
@@ -62,9 +62,9 @@ async function finish(job: JobRecord, outcome: Outcome, startedAt: number): Prom
       reason: outcome.errors.Message,
       problems: outcome.errors.Data?.length ?? 0,
     });
-    metrics.addMetric("ImportsFailed", "Count", 1);
+    jobMetric("ImportsFailed", "Count", 1, job.resource);
   }
-  metrics.addMetric("ImportDuration", "Seconds", seconds);
+  jobMetric("ImportDuration", "Seconds", seconds, job.resource);
 }
 
 function failed(message: string, data: ImportErrors["Data"] = null): Outcome {
@@ -136,7 +136,6 @@ export async function processImportMessage(message: JobMessage): Promise<void> {
     const claimed = await jobStore().update(job.appId, job.jobId, { status: "processing" }, OPEN);
     if (!claimed) return;
     const startedAt = Date.now();
-    metrics.addDimension("resource", job.resource);
     const outcome = await runImport(claimed);
     await finish(claimed, outcome, startedAt);
   } finally {
