@@ -68,11 +68,7 @@ export const importComments: ImporterFactory = (rows, problems, context) => {
       );
       ok = false;
     }
-    const same = fileIds.get(row.UniqueId);
-    if (same !== undefined) {
-      problems.add(index, "UniqueId", `UniqueId is already used by row ${same} of this file`);
-      ok = false;
-    } else fileIds.set(row.UniqueId, index);
+    if (!problems.unique(fileIds, row.UniqueId, index, "UniqueId")) ok = false;
     if (ok) {
       const createdAt = row.CreatedAt ? instant(row.CreatedAt) : context.importedAt;
       const checked = { index, row, type, payload, createdAt, parentUniqueId };

@@ -29,6 +29,20 @@ export class RowProblems {
     if (full) this.listed.pop();
   }
 
+  /**
+   * Checks that `value` of `field` is used by one row of the file only: remembers the first row
+   * in `seen`, reports any later one. Returns false when the value was taken.
+   */
+  unique(seen: Map<string, number>, value: string, row: number, field: string): boolean {
+    const first = seen.get(value);
+    if (first === undefined) {
+      seen.set(value, row);
+      return true;
+    }
+    this.add(row, field, `${field} is already used by row ${first} of this file`);
+    return false;
+  }
+
   /** Adds one problem per schema error, in words; `fieldPrefix` names a nested object. */
   addSchemaErrors(row: number, errors: ErrorObject[] | null | undefined, fieldPrefix = ""): void {
     for (const error of errors ?? []) {

@@ -63,11 +63,7 @@ export const importRooms: ImporterFactory = (rows, problems, context) => {
       problems.add(index, "Name", "a group room needs a Name");
       ok = false;
     }
-    const same = uniqueIds.get(row.UniqueId);
-    if (same !== undefined) {
-      problems.add(index, "UniqueId", `UniqueId is already used by row ${same} of this file`);
-      ok = false;
-    } else uniqueIds.set(row.UniqueId, index);
+    if (!problems.unique(uniqueIds, row.UniqueId, index, "UniqueId")) ok = false;
     if (ok) {
       const createdAt = row.CreatedAt ? instant(row.CreatedAt).text : context.importedAt.text;
       valid.push({ index, row, createdAt });

@@ -39,21 +39,8 @@ export const importUsers: ImporterFactory = (rows, problems, context) => {
       problems.add(index, "Password", `Password must be at most ${BCRYPT_MAX_BYTES} bytes`);
       ok = false;
     }
-    const email = row.Email.toLowerCase();
-    const sameEmail = emails.get(email);
-    if (sameEmail !== undefined) {
-      problems.add(index, "Email", `Email is already used by row ${sameEmail} of this file`);
-      ok = false;
-    } else emails.set(email, index);
-    const sameToken = tokens.get(row.AuthenticationToken);
-    if (sameToken !== undefined) {
-      problems.add(
-        index,
-        "AuthenticationToken",
-        `AuthenticationToken is already used by row ${sameToken} of this file`,
-      );
-      ok = false;
-    } else tokens.set(row.AuthenticationToken, index);
+    if (!problems.unique(emails, row.Email.toLowerCase(), index, "Email")) ok = false;
+    if (!problems.unique(tokens, row.AuthenticationToken, index, "AuthenticationToken")) ok = false;
     if (ok) {
       const createdAt = row.CreateAt ? instant(row.CreateAt).text : context.importedAt.text;
       valid.push({ index, row, createdAt });
