@@ -1,9 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type LocalStack, startLocalStack } from "./local/stack.ts";
+import { type LocalStack, startScratchStack } from "./local/stack.ts";
 
 /** What one export benchmark run measured. */
 export interface ExportBenchResult {
@@ -24,34 +21,20 @@ export interface ExportBenchResult {
 const MIB = 1024 * 1024;
 const RESULT_MARKER = "EXPORT_BENCH_RESULT ";
 
-let running: { stack: LocalStack; stateDir: string } | undefined;
+let running: LocalStack | undefined;
 
 /** Starts (once per process) a local stack on free ports in a temporary directory. */
 async function benchStack(): Promise<LocalStack> {
-  if (!running) {
-    const stateDir = mkdtempSync(join(tmpdir(), "chat-backup-bench-"));
-    const stack = await startLocalStack({
-      stateDir,
-      httpPort: 0,
-      ports: { postgres: 0, dynamodb: 0, sqs: 0, s3: 0 },
-      dbPassword: "bench-only",
-      pollQueues: false,
-      // The emulated S3 keeps its bytes elsewhere: this process's memory is the worker's.
-      awsInChildProcess: true,
-      env: { LOG_LEVEL: "WARN", POWERTOOLS_METRICS_DISABLED: "true" },
-    });
-    running = { stack, stateDir };
-  }
-  return running.stack;
+  // The emulated S3 keeps its bytes in another process: this process's memory is the worker's.
+  running ??= await startScratchStack("bench", { awsInChildProcess: true });
+  return running;
 }
 
 /** Stops the benchmark's local stack and removes its state. */
 export async function stopBenchStack(): Promise<void> {
   const current = running;
   running = undefined;
-  if (!current) return;
-  await current.stack.stop();
-  rmSync(current.stateDir, { recursive: true, force: true });
+  await current?.stop();
 }
 
 /**

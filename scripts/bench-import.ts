@@ -1,13 +1,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
-import { join } from "node:path";
+import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import type { SQSEvent } from "aws-lambda";
 import bcrypt from "bcryptjs";
 import { lambdaContext } from "./local/lambda-runtime.ts";
-import { type LocalStack, startLocalStack } from "./local/stack.ts";
+import { sqsEvent } from "./local/sqs-event.ts";
+import { type LocalStack, startScratchStack } from "./local/stack.ts";
 
 /** What one import run measured, from the upload to the job's end. */
 export interface ImportRunResult {
@@ -123,21 +121,9 @@ export async function benchImport(
   const commentRows = options.commentRows ?? 10000;
   const userRows = options.userRows;
   const bcryptCost = options.bcryptCost ?? 10;
-  const stateDir = mkdtempSync(join(tmpdir(), "chat-backup-bench-import-"));
   let stack: LocalStack | undefined;
   try {
-    stack = await startLocalStack({
-      stateDir,
-      httpPort: 0,
-      ports: { postgres: 0, dynamodb: 0, sqs: 0, s3: 0 },
-      dbPassword: "bench-only",
-      pollQueues: false,
-      env: {
-        LOG_LEVEL: "WARN",
-        POWERTOOLS_METRICS_DISABLED: "true",
-        BCRYPT_COST: String(bcryptCost),
-      },
-    });
+    stack = await startScratchStack("bench-import", { env: { BCRYPT_COST: String(bcryptCost) } });
     const local = stack;
     // Loaded after the stack has put its endpoints into the environment.
     const { upsertApplication } = await import("../lib/chat-db/applications.ts");
@@ -157,15 +143,14 @@ export async function benchImport(
         }),
       );
       if (!Messages.length) return;
-      const event = {
-        Records: Messages.map((message) => ({
+      const event = sqsEvent(
+        Messages.map((message) => ({
+          body: message.Body ?? "",
           messageId: message.MessageId,
           receiptHandle: message.ReceiptHandle,
-          body: message.Body,
-          attributes: { ApproximateReceiveCount: "1" },
-          eventSource: "aws:sqs",
         })),
-      } as unknown as SQSEvent;
+        "arn:aws:sqs:us-east-1:000000000000:imports",
+      );
       const fn = local.runtime.definition("importWorker");
       await local.runtime.invoke("importWorker", event, lambdaContext(fn));
       for (const message of Messages) {
@@ -268,7 +253,6 @@ export async function benchImport(
     };
   } finally {
     await stack?.stop();
-    rmSync(stateDir, { recursive: true, force: true });
   }
 }
 

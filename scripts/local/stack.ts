@@ -1,5 +1,6 @@
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { type EmulatorPorts, startEmulators } from "./emulators.ts";
@@ -156,6 +157,40 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
   } catch (error) {
     await stop();
+    throw error;
+  }
+}
+
+/**
+ * A throw-away local stack for tests and benchmarks: free ports, a temporary state directory
+ * (removed on stop), no queue pollers (the caller drives the consumers), quiet logs.
+ */
+export async function startScratchStack(
+  name: string,
+  options: Partial<Omit<LocalStackOptions, "stateDir" | "env">> & {
+    env?: Record<string, string>;
+  } = {},
+): Promise<LocalStack> {
+  const stateDir = mkdtempSync(join(tmpdir(), `chat-backup-${name}-`));
+  try {
+    const stack = await startLocalStack({
+      httpPort: 0,
+      ports: { postgres: 0, dynamodb: 0, sqs: 0, s3: 0 },
+      dbPassword: `${name}-only`,
+      pollQueues: false,
+      ...options,
+      stateDir,
+      env: { LOG_LEVEL: "WARN", POWERTOOLS_METRICS_DISABLED: "true", ...options.env },
+    });
+    return {
+      ...stack,
+      stop: async () => {
+        await stack.stop();
+        rmSync(stateDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(stateDir, { recursive: true, force: true });
     throw error;
   }
 }
