@@ -29,6 +29,8 @@ export interface Config {
   exportReserveMillis: number;
   /** A worker's lease on a job outlives its invocation by this much; a crashed holder frees the job then. */
   exportLeaseMarginMillis: number;
+  /** An import worker saves its hashing progress and hands over when less than this is left. */
+  importReserveMillis: number;
   hashThreads: number;
   /** Deliveries of a job message before SQS moves it to the dead-letter queue. */
   maxReceiveCount: number;
@@ -89,6 +91,7 @@ export function loadConfig(env: Env = process.env): Config {
     exportPartBytes: integer(env, "EXPORT_PART_BYTES", 8 * 1024 * 1024, 5 * 1024 * 1024, 512 << 20),
     exportReserveMillis: integer(env, "EXPORT_RESERVE_MS", 60000, 0, 900000),
     exportLeaseMarginMillis: integer(env, "EXPORT_LEASE_MARGIN_MS", 30000, 0, 900000),
+    importReserveMillis: integer(env, "IMPORT_RESERVE_MS", 60000, 0, 900000),
     hashThreads: integer(env, "HASH_THREADS", cpuCount, 1, 64),
     maxReceiveCount: integer(env, "MAX_RECEIVE_COUNT", 5, 1, 1000),
   };

@@ -8,7 +8,6 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import type { Context } from "aws-lambda";
 import { createSHA256, type IHasher } from "hash-wasm";
 import pg from "pg";
 import { s3 } from "../aws/s3.ts";
@@ -23,7 +22,12 @@ import {
 import { config } from "../config.ts";
 import { jobStore } from "../jobs/dynamo-job-store.ts";
 import { abortUpload, deleteObject } from "../jobs/files.ts";
-import { type JobMessage, parseJobMessage, sendJobMessage } from "../jobs/job-queue.ts";
+import {
+  type InvocationClock,
+  type JobMessage,
+  parseJobMessage,
+  sendJobMessage,
+} from "../jobs/job-queue.ts";
 import type { ExportCheckpoint, JobRecord } from "../jobs/job-record.ts";
 import { jobMetric, logger } from "../observability.ts";
 
@@ -53,9 +57,6 @@ export interface ExportWorkerOptions {
   /** Called after each part is uploaded and its checkpoint stored (progress display). */
   onPart?: (progress: { parts: number; rows: number; bytes: number }) => void | Promise<void>;
 }
-
-/** The remaining-time clock of a Lambda invocation. */
-export type InvocationClock = Pick<Context, "getRemainingTimeInMillis">;
 
 /** Raised for an export message that another invocation is working on right now. */
 export class ExportBusyError extends Error {

@@ -181,7 +181,9 @@ export const importComments: ImporterFactory = (rows, problems, context) => {
       }
     },
 
-    async prepare() {},
+    async prepare() {
+      return true;
+    },
 
     async write(client) {
       const ids = await reserveIds(client, "comments", planned.length);

@@ -1,14 +1,15 @@
 import { NoSuchKey } from "@aws-sdk/client-s3";
 import { appliedRows, lockApplicationImports, markApplied } from "../chat-db/import-queries.ts";
 import { chatDb, inTransaction } from "../chat-db/pool.ts";
+import { config } from "../config.ts";
 import { jobStore } from "../jobs/dynamo-job-store.ts";
-import { getObject } from "../jobs/files.ts";
-import type { JobMessage } from "../jobs/job-queue.ts";
+import { deleteObject, getObject, importProgressKey, putObject } from "../jobs/files.ts";
+import { type InvocationClock, type JobMessage, sendJobMessage } from "../jobs/job-queue.ts";
 import type { ImportErrors, JobRecord, Resource } from "../jobs/job-record.ts";
 import { jobMetric, logger } from "../observability.ts";
 import { importComments } from "./comments.ts";
 import { ImportFileError, instant, parseImportFile } from "./file-rows.ts";
-import type { ImporterFactory } from "./importer.ts";
+import type { ImporterFactory, Preparation } from "./importer.ts";
 import { RowProblems } from "./problems.ts";
 import { importRooms } from "./rooms.ts";
 import { importUsers } from "./users.ts";
@@ -24,10 +25,19 @@ const OPEN = { statusIn: ["started" as const, "processing" as const] };
 
 type Outcome =
   | { status: "finished"; rows: number; replayed?: boolean }
-  | { status: "failed"; errors: ImportErrors; rows: number };
+  | { status: "failed"; errors: ImportErrors; rows: number }
+  /** Time ran low while preparing: progress is saved and a continuation message is queued. */
+  | { status: "continued" };
 
-async function finish(job: JobRecord, outcome: Outcome, startedAt: number): Promise<void> {
-  const seconds = Math.max((Date.now() - startedAt) / 1000, 0.001);
+/** Preparation (password hashing) moves the percentage from 0 to this, in steps of 5. */
+const PREPARED_PERCENTAGE = 90;
+
+async function finish(
+  job: JobRecord,
+  outcome: Exclude<Outcome, { status: "continued" }>,
+): Promise<void> {
+  // From the request to the end, across every invocation the job took.
+  const seconds = Math.max((Date.now() - Date.parse(job.createdAt)) / 1000, 0.001);
   if (outcome.status === "finished") {
     await jobStore().update(
       job.appId,
@@ -71,8 +81,49 @@ function failed(message: string, data: ImportErrors["Data"] = null): Outcome {
   return { status: "failed", errors: { Message: message, Data: data }, rows: 0 };
 }
 
+/** Reads the results an earlier invocation of the job saved; none when there are none. */
+async function earlierProgress(key: string): Promise<string[]> {
+  try {
+    const saved: unknown = JSON.parse((await getObject(key)).toString("utf8"));
+    return Array.isArray(saved) && saved.every((item) => typeof item === "string") ? saved : [];
+  } catch (error) {
+    if (error instanceof NoSuchKey || error instanceof SyntaxError) return [];
+    throw error;
+  }
+}
+
+/**
+ * Resumable preparation for one invocation: stops in time to save what is done, and shows the
+ * progress on the job record (at most one write per 5 %).
+ */
+async function preparation(job: JobRecord, clock: InvocationClock): Promise<Preparation> {
+  const key = importProgressKey(job.appId, job.jobId);
+  const earlier = await earlierProgress(key);
+  let shown = job.percentage;
+  let writes = Promise.resolve();
+  return {
+    earlier,
+    timeIsUp: () => clock.getRemainingTimeInMillis() < config().importReserveMillis,
+    async save(results) {
+      await writes;
+      await putObject(key, Buffer.from(JSON.stringify(results)));
+    },
+    progress(done, total) {
+      const percentage = Math.floor(((done / total) * PREPARED_PERCENTAGE) / 5) * 5;
+      if (percentage <= shown) return;
+      shown = percentage;
+      writes = writes
+        .then(() => jobStore().update(job.appId, job.jobId, { percentage }, OPEN))
+        .then(
+          () => {},
+          (error) => logger.warn("import progress not recorded", { error }),
+        );
+    },
+  };
+}
+
 /** Validates every row and, when all pass and this is no dry run, writes them in one transaction. */
-async function runImport(job: JobRecord): Promise<Outcome> {
+async function runImport(job: JobRecord, clock: InvocationClock): Promise<Outcome> {
   const already = await appliedRows(chatDb(), job.jobId);
   if (already !== undefined) return { status: "finished", rows: already, replayed: true };
 
@@ -105,7 +156,11 @@ async function runImport(job: JobRecord): Promise<Outcome> {
   }
   if (job.dryRun) return { status: "finished", rows: rows.length };
 
-  await session.prepare();
+  if (!(await session.prepare(await preparation(job, clock)))) {
+    await sendJobMessage({ kind: "import", appId: job.appId, jobId: job.jobId, seq: job.seq + 1 });
+    logger.info("import continues in a new invocation");
+    return { status: "continued" };
+  }
   return inTransaction(async (client) => {
     await lockApplicationImports(client, job.appId);
     const replay = await appliedRows(client, job.jobId);
@@ -123,8 +178,13 @@ async function runImport(job: JobRecord): Promise<Outcome> {
 /**
  * Handles one import message. Redelivery is harmless: a finished or failed job is left alone,
  * and rows are written in one transaction with a marker, so they are never written twice.
+ * When the invocation runs short of time while hashing passwords, the hashes so far are saved
+ * and a continuation message finishes the job in another invocation.
  */
-export async function processImportMessage(message: JobMessage): Promise<void> {
+export async function processImportMessage(
+  message: JobMessage,
+  clock: InvocationClock,
+): Promise<void> {
   logger.appendKeys({ app_id: message.appId, job_id: message.jobId });
   try {
     const job = await jobStore().get(message.appId, message.jobId);
@@ -135,9 +195,12 @@ export async function processImportMessage(message: JobMessage): Promise<void> {
     if (job.status === "finished" || job.status === "failed") return;
     const claimed = await jobStore().update(job.appId, job.jobId, { status: "processing" }, OPEN);
     if (!claimed) return;
-    const startedAt = Date.now();
-    const outcome = await runImport(claimed);
-    await finish(claimed, outcome, startedAt);
+    const outcome = await runImport(claimed, clock);
+    if (outcome.status === "continued") return;
+    await finish(claimed, outcome);
+    await deleteObject(importProgressKey(job.appId, job.jobId)).catch((error) =>
+      logger.warn("import progress not removed; it expires with the upload", { error }),
+    );
   } finally {
     logger.removeKeys(["app_id", "job_id"]);
   }

@@ -16,10 +16,25 @@ export interface ImportContext {
 export interface ImportSession {
   /** Rules against the application's data; may run twice (before hashing, inside the write). */
   checkAgainstApp(db: Queryable, problems: RowProblems): Promise<void>;
-  /** Slow work that must not hold a transaction open (password hashing). */
-  prepare(): Promise<void>;
+  /**
+   * Slow work that must not hold a transaction open (password hashing), resumable across
+   * invocations: returns true when done, or false after saving its progress with `work.save`.
+   */
+  prepare(work: Preparation): Promise<boolean>;
   /** Writes every row inside the caller's transaction; returns how many were written. */
   write(client: pg.PoolClient): Promise<number>;
+}
+
+/** What a session's slow preparation may carry over from one invocation of its job to the next. */
+export interface Preparation {
+  /** Results saved by earlier invocations of this job (password hashes, in row order). */
+  earlier: string[];
+  /** True once the invocation should hand over rather than start more work. */
+  timeIsUp(): boolean;
+  /** Keeps the results so far for the next invocation. */
+  save(results: string[]): Promise<void>;
+  /** Progress of the slow work: `done` of `total` units. */
+  progress(done: number, total: number): void;
 }
 
 export type ImporterFactory = (

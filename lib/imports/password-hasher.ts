@@ -113,24 +113,36 @@ export class PasswordHasher {
   }
 
   /**
-   * Hashes every password (in order) at the given cost. Work is handed out in small chunks so
-   * that every thread stays busy until the end.
+   * Hashes the passwords in order at the given cost. Work is handed out in small chunks so that
+   * every thread stays busy until the end. When `shouldStop` turns true, no more chunks are
+   * handed out (each thread finishes at least one first, so every call makes progress) and the
+   * hashes of a leading part of the list are returned; otherwise all of them.
    */
-  async hashAll(passwords: string[], cost = config().bcryptCost): Promise<string[]> {
+  async hashAll(
+    passwords: string[],
+    cost = config().bcryptCost,
+    options: { shouldStop?: () => boolean; onProgress?: (hashed: number) => void } = {},
+  ): Promise<string[]> {
     const hashes: string[] = new Array(passwords.length);
     const chunk = Math.max(1, Math.min(32, Math.ceil(passwords.length / (this.size * 4))));
     let next = 0;
+    let hashed = 0;
     const lane = async (index: number) => {
-      while (next < passwords.length) {
+      let first = true;
+      while (next < passwords.length && (first || !options.shouldStop?.())) {
+        first = false;
         const start = next;
         next += chunk;
         const done = await this.send(index, passwords.slice(start, start + chunk), cost);
         for (let i = 0; i < done.length; i += 1) hashes[start + i] = done[i] as string;
+        hashed += done.length;
+        options.onProgress?.(hashed);
       }
     };
     const lanes = Math.min(this.size, Math.ceil(passwords.length / chunk));
     await Promise.all(Array.from({ length: lanes }, (_, index) => lane(index)));
-    return hashes;
+    // Chunks go out in order and each one handed out has finished: the first `next` are done.
+    return hashes.slice(0, Math.min(next, passwords.length));
   }
 
   /** Stops every thread (tests and scripts; Lambda containers simply freeze). */

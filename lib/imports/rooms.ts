@@ -124,7 +124,9 @@ export const importRooms: ImporterFactory = (rows, problems, context) => {
       }
     },
 
-    async prepare() {},
+    async prepare() {
+      return true;
+    },
 
     async write(client) {
       const ids = await reserveIds(client, "rooms", planned.length);

@@ -75,13 +75,25 @@ export const importUsers: ImporterFactory = (rows, problems, context) => {
       }
     },
 
-    async prepare() {
+    async prepare(work) {
       const plain = valid.filter(({ row }) => row.PasswordHash === undefined);
-      const hashes = await passwordHasher().hashAll(plain.map(({ row }) => row.Password as string));
+      const passwords = plain.map(({ row }) => row.Password as string);
+      // Hashes saved by an earlier invocation cover a leading part of the same list.
+      const earlier = work.earlier.slice(0, passwords.length);
+      const rest = await passwordHasher().hashAll(passwords.slice(earlier.length), undefined, {
+        shouldStop: work.timeIsUp,
+        onProgress: (hashed) => work.progress(earlier.length + hashed, passwords.length),
+      });
+      const hashes = [...earlier, ...rest];
+      if (hashes.length < passwords.length) {
+        await work.save(hashes);
+        return false;
+      }
       const byIndex = new Map(plain.map(({ index }, i) => [index, hashes[i] as string]));
       passwordHashes = valid.map(
         ({ index, row }) => row.PasswordHash ?? (byIndex.get(index) as string),
       );
+      return true;
     },
 
     async write(client) {

@@ -1,7 +1,11 @@
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import type { Context } from "aws-lambda";
 import { sqs } from "../aws/sqs.ts";
 import { ConfigError, config } from "../config.ts";
 import type { JobKind } from "./job-record.ts";
+
+/** The remaining-time clock of the Lambda invocation handling a job message. */
+export type InvocationClock = Pick<Context, "getRemainingTimeInMillis">;
 
 /** The body of every job message. `seq` orders an export's continuation messages. */
 export interface JobMessage {

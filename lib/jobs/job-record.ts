@@ -106,6 +106,7 @@ export function importView(job: JobRecord, withErrors = true) {
     created_at: displayTime(job.createdAt),
     errors: withErrors ? errors : summariseErrors(errors),
     original_filename: job.originalFilename,
+    percentage: job.percentage,
     resource_name: job.resource,
     size: job.size,
     status: job.status,

@@ -8,7 +8,6 @@ import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { expect } from "vitest";
 import { sqs } from "../../lib/aws/sqs.ts";
 import { chatDb } from "../../lib/chat-db/pool.ts";
-import type { InvocationClock } from "../../lib/exports/export-worker.ts";
 import { type JobMessage, parseJobMessage } from "../../lib/jobs/job-queue.ts";
 import { lambdaContext } from "../../scripts/local/lambda-runtime.ts";
 import { sqsEvent as buildSqsEvent } from "../../scripts/local/sqs-event.ts";
@@ -200,11 +199,6 @@ export async function takeExportMessage(jobId: string, waitMs = 5000): Promise<J
     if (found) return found;
   }
   throw new Error(`no queued message for export ${jobId}`);
-}
-
-/** An invocation clock that always reports `remainingMs` left. */
-export function clock(remainingMs: number): InvocationClock {
-  return { getRemainingTimeInMillis: () => remainingMs };
 }
 
 /** An SQS event carrying one job message, as Lambda's event source builds it. */

@@ -7,9 +7,8 @@ import { jobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import { objectKey } from "../../lib/jobs/files.ts";
 import { type JobMessage, sendJobMessage } from "../../lib/jobs/job-queue.ts";
 import { newJob } from "../../lib/jobs/jobs.ts";
-import { call, newApp, type TestApp } from "../support/harness.ts";
+import { call, clock, newApp, type TestApp } from "../support/harness.ts";
 import {
-  clock,
   deliverExport,
   download,
   getExport,

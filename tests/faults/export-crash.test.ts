@@ -4,7 +4,6 @@ import { describe, expect, it } from "vitest";
 import { runExport } from "../../lib/exports/export-worker.ts";
 import { jobStore } from "../../lib/jobs/dynamo-job-store.ts";
 import {
-  clock,
   download,
   getExport,
   insertManyComments,
@@ -12,7 +11,7 @@ import {
   sha256,
   takeExportMessage,
 } from "../exports/export-fixtures.ts";
-import { newApp } from "../support/harness.ts";
+import { clock, newApp } from "../support/harness.ts";
 
 const PART_BYTES = 5 * 1024 * 1024;
 

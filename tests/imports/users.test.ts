@@ -1,8 +1,19 @@
+import { NoSuchKey } from "@aws-sdk/client-s3";
 import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
 import { chatDb } from "../../lib/chat-db/pool.ts";
-import { newApp } from "../support/harness.ts";
-import { countRows, email, importOk, importRows, problemsOf, user } from "./support.ts";
+import { getObject, importProgressKey } from "../../lib/jobs/files.ts";
+import { drainQueue, newApp } from "../support/harness.ts";
+import {
+  countRows,
+  email,
+  getImport,
+  importOk,
+  importRows,
+  postImport,
+  problemsOf,
+  user,
+} from "./support.ts";
 
 async function storedUsers(appId: string) {
   const { rows } = await chatDb().query(
@@ -155,5 +166,38 @@ describe("users import", () => {
     const job = await importRows(app, "users", [user(), user()], { dryRun: true });
     expect(job).toMatchObject({ status: "finished", total_rows: 2, dry_run: true });
     expect(await countRows(app.appId, "users")).toBe(0);
+  });
+
+  it("given more passwords than one invocation has time to hash, when imported, then it hands over, shows progress and stores each hash once", async () => {
+    const app = await newApp();
+    const rows = Array.from({ length: 24 }, (_, i) => user({ Password: `password-${i}` }));
+    const posted = await postImport(app, "users", JSON.stringify(rows));
+    const jobId = posted.body.results.backup_history.unique_id;
+    const percentages: number[] = [];
+    let invocations = 0;
+    let job = await getImport(app, jobId);
+    while (job.status !== "finished" && invocations < 20) {
+      // Less time left than the worker keeps in reserve (60 s): each invocation hashes one
+      // chunk per thread, saves the hashes and queues a continuation.
+      await drainQueue("ImportQueue", { maxMessages: 1, budgetMs: 30_000 });
+      invocations += 1;
+      job = await getImport(app, jobId);
+      percentages.push(job.percentage);
+      if (job.status !== "finished") {
+        expect(job.status).toBe("processing");
+        expect(await countRows(app.appId, "users")).toBe(0);
+        expect((await getObject(importProgressKey(app.appId, jobId))).length).toBeGreaterThan(2);
+      }
+    }
+    expect(job).toMatchObject({ status: "finished", total_rows: 24, percentage: 100 });
+    expect(invocations).toBeGreaterThan(2);
+    expect(percentages.slice(0, -1).every((value) => value > 0 && value < 100)).toBe(true);
+    expect([...percentages].sort((a, b) => a - b)).toEqual(percentages);
+    const stored = await storedUsers(app.appId);
+    expect(stored).toHaveLength(24);
+    stored.forEach((row, i) => {
+      expect(bcrypt.compareSync(`password-${i}`, row.password_hash)).toBe(true);
+    });
+    await expect(getObject(importProgressKey(app.appId, jobId))).rejects.toBeInstanceOf(NoSuchKey);
   });
 });

@@ -8,6 +8,7 @@ import type { SQSBatchResponse } from "aws-lambda";
 import { inject } from "vitest";
 import { sqs } from "../../lib/aws/sqs.ts";
 import { upsertApplication } from "../../lib/chat-db/applications.ts";
+import type { InvocationClock } from "../../lib/jobs/job-queue.ts";
 import { LambdaRuntime, lambdaContext } from "../../scripts/local/lambda-runtime.ts";
 import { loadServiceDefinition } from "../../scripts/local/serverless-definition.ts";
 import { sqsEvent } from "../../scripts/local/sqs-event.ts";
@@ -15,6 +16,14 @@ import { ROOT_DIR } from "../../scripts/local/stack.ts";
 
 export const stack = inject("stack");
 export const runtime = new LambdaRuntime(ROOT_DIR, loadServiceDefinition(ROOT_DIR).functions);
+
+/** An invocation clock that always reports `remainingMs` left. */
+export function clock(remainingMs: number): InvocationClock {
+  return { getRemainingTimeInMillis: () => remainingMs };
+}
+
+/** A clock with the whole of a worker's 15 minutes left: never short of time. */
+export const unhurried = clock(900_000);
 
 export interface TestApp {
   appId: string;
