@@ -40,11 +40,26 @@ const seed = await fetch(`${url}/api/v2.1/rest/exports`, {
 if (seed.status !== 200) throw new Error(`could not create a seed export: HTTP ${seed.status}`);
 const jobId = ((await seed.json()) as { results: { unique_id: string } }).results.unique_id;
 
+function percentile(values: number[], p: number): number {
+  if (!values.length) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return Math.round(
+    sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number,
+  );
+}
+
 let created = 0;
+/** Latencies of the requests the stage let through (not 429), in ms. */
+const served: number[] = [];
 const result = await autocannon({
   url,
   connections,
   duration,
+  setupClient: (client) => {
+    client.on("response", (status: number, _bytes: number, milliseconds: number) => {
+      if (status !== 429) served.push(milliseconds);
+    });
+  },
   requests: [
     { method: "GET", path: "/api/v2.1/rest/exports", headers: auth },
     { method: "GET", path: `/api/v2.1/rest/exports/${jobId}`, headers: auth },
@@ -79,6 +94,12 @@ const summary = {
   requests: result.requests.total,
   requestsPerSecond: Math.round(result.requests.average),
   latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+  // What the requests that reached the service saw, apart from the stage's quick 429s.
+  served: {
+    requests: served.length,
+    requestsPerSecond: Math.round(served.length / duration),
+    latencyMs: { p50: percentile(served, 50), p99: percentile(served, 99) },
+  },
   errors: result.errors + result.timeouts + non2xx,
   throttled429: throttled,
   statusCodes: Object.fromEntries(

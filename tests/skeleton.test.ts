@@ -1,5 +1,9 @@
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { call, newApp } from "./support/harness.ts";
+import { startHttpGateway } from "../scripts/local/http-gateway.ts";
+import { loadServiceDefinition } from "../scripts/local/serverless-definition.ts";
+import { ROOT_DIR } from "../scripts/local/stack.ts";
+import { call, newApp, runtime } from "./support/harness.ts";
 
 describe("authentication and envelope", () => {
   it("given demo-style credentials, when listing exports, then an empty list in the success envelope", async () => {
@@ -44,5 +48,31 @@ describe("authentication and envelope", () => {
     const unknown = await call("GET", "/api/v2.1/rest/nothing");
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.message).toBeTruthy();
+  });
+});
+
+describe("local API gateway", () => {
+  it("given the stage throttle of serverless.yml, when loaded, then the gateway knows its limits", () => {
+    const definition = loadServiceDefinition(ROOT_DIR, "local", {});
+    expect(definition.httpApiThrottle).toEqual({ rateLimit: 100, burstLimit: 200 });
+  });
+
+  it("given a burst above the throttle, when sent at once, then the excess gets API Gateway's own 429", async () => {
+    const server = await startHttpGateway(runtime, 0, {
+      throttle: { rateLimit: 1, burstLimit: 3 },
+    });
+    try {
+      const { port } = server.address() as AddressInfo;
+      const responses = await Promise.all(
+        Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${port}/api/v2.1/rest/exports`)),
+      );
+      const statuses = responses.map((response) => response.status).sort();
+      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+      const throttled = responses.find((response) => response.status === 429) as Response;
+      expect(await throttled.json()).toEqual({ message: "Too Many Requests" });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+    }
   });
 });

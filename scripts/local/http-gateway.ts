@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import type { LambdaRuntime } from "./lambda-runtime.ts";
+import type { HttpApiThrottle } from "./serverless-definition.ts";
 
 /** API Gateway's own limit on a request body. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -145,20 +146,46 @@ function gatewayError(status: number, message: string): APIGatewayProxyStructure
   };
 }
 
+/** API Gateway's answer to a throttled request (its own body, not the service's envelope). */
+const THROTTLED: APIGatewayProxyStructuredResultV2 = {
+  statusCode: 429,
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ message: "Too Many Requests" }),
+};
+
+/** A token bucket as API Gateway applies it: `burstLimit` deep, refilled at `rateLimit` per second. */
+function tokenBucket({ rateLimit, burstLimit }: HttpApiThrottle): () => boolean {
+  let tokens = burstLimit;
+  let refilledAt = performance.now();
+  return () => {
+    const now = performance.now();
+    tokens = Math.min(burstLimit, tokens + ((now - refilledAt) / 1000) * rateLimit);
+    refilledAt = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+}
+
 /**
  * An HTTP server that turns requests into API Gateway HTTP API (payload 2.0) events for the
- * functions whose `httpApi` routes `serverless.yml` declares.
+ * functions whose `httpApi` routes `serverless.yml` declares, throttled like the stage (429).
  */
 export function startHttpGateway(
   runtime: LambdaRuntime,
   port: number,
-  host = "127.0.0.1",
+  options: { host?: string; throttle?: HttpApiThrottle } = {},
 ): Promise<Server> {
   const routes = runtime.functions.flatMap((fn) =>
     fn.httpRoutes.map((route) => compile(fn.name, route.method, route.path)),
   );
+  const admit = options.throttle ? tokenBucket(options.throttle) : () => true;
   const server = createServer(async (request, response) => {
     try {
+      if (!admit()) {
+        request.resume();
+        return send(response, THROTTLED);
+      }
       const url = new URL(request.url ?? "/", "http://localhost");
       const matched = match(routes, (request.method ?? "GET").toUpperCase(), url.pathname);
       if (!matched) return send(response, gatewayError(404, "not found"));
@@ -178,6 +205,6 @@ export function startHttpGateway(
   server.keepAliveTimeout = 5000;
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, () => resolve(server));
+    server.listen(port, options.host ?? "127.0.0.1", () => resolve(server));
   });
 }

@@ -47,11 +47,19 @@ export interface FunctionDefinition {
   schedules: string[];
 }
 
+/** API Gateway's stage throttle: a token bucket refilled at `rateLimit` per second, `burstLimit` deep. */
+export interface HttpApiThrottle {
+  rateLimit: number;
+  burstLimit: number;
+}
+
 export interface ServiceDefinition {
   service: string;
   stage: string;
   environment: Record<string, unknown>;
   functions: FunctionDefinition[];
+  /** The HTTP API stage's default route throttle, when `serverless.yml` sets one. */
+  httpApiThrottle?: HttpApiThrottle;
   resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
 }
 
@@ -147,11 +155,25 @@ export function loadServiceDefinition(
         .map((event) => String(event.schedule.rate ?? event.schedule)),
     } satisfies FunctionDefinition;
   });
+  const resources: ServiceDefinition["resources"] = doc.resources?.Resources ?? {};
+  const stageSettings = Object.values(resources).find(
+    (resource) => resource.Type === "AWS::ApiGatewayV2::Stage",
+  )?.Properties?.DefaultRouteSettings as Record<string, unknown> | undefined;
+  const httpApiThrottle =
+    stageSettings?.ThrottlingRateLimit !== undefined
+      ? {
+          rateLimit: Number(stageSettings.ThrottlingRateLimit),
+          burstLimit: Number(
+            stageSettings.ThrottlingBurstLimit ?? stageSettings.ThrottlingRateLimit,
+          ),
+        }
+      : undefined;
   return {
     service: String(doc.service),
     stage,
     environment: doc.provider?.environment ?? {},
     functions,
-    resources: doc.resources?.Resources ?? {},
+    resources,
+    httpApiThrottle,
   };
 }

@@ -106,7 +106,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     for (const app of options.demoApps ?? []) await upsertApplication(app);
 
     const runtime = new LambdaRuntime(ROOT_DIR, definition.functions);
-    const server: Server = await startHttpGateway(runtime, options.httpPort);
+    const server: Server = await startHttpGateway(runtime, options.httpPort, {
+      throttle: definition.httpApiThrottle,
+    });
     cleanups.push(
       () =>
         new Promise<void>((done) => {
