@@ -94,15 +94,21 @@ async function earlierProgress(key: string): Promise<string[]> {
 
 /**
  * Resumable preparation for one invocation: stops in time to save what is done, and shows the
- * progress on the job record (at most one write per 5 %).
+ * progress on the job record (at most one write per 5 %). `resumed()` tells whether it went on
+ * from saved progress, which is then removed when the job ends.
  */
-async function preparation(job: JobRecord, clock: InvocationClock): Promise<Preparation> {
+function preparation(job: JobRecord, clock: InvocationClock): Preparation & { resumed(): boolean } {
   const key = importProgressKey(job.appId, job.jobId);
-  const earlier = await earlierProgress(key);
+  let resumed = false;
   let shown = job.percentage;
   let writes = Promise.resolve();
   return {
-    earlier,
+    async earlier() {
+      const saved = await earlierProgress(key);
+      resumed ||= saved.length > 0;
+      return saved;
+    },
+    resumed: () => resumed,
     timeIsUp: () => clock.getRemainingTimeInMillis() < config().importReserveMillis,
     async save(results) {
       await writes;
@@ -123,7 +129,7 @@ async function preparation(job: JobRecord, clock: InvocationClock): Promise<Prep
 }
 
 /** Validates every row and, when all pass and this is no dry run, writes them in one transaction. */
-async function runImport(job: JobRecord, clock: InvocationClock): Promise<Outcome> {
+async function runImport(job: JobRecord, work: Preparation): Promise<Outcome> {
   const already = await appliedRows(chatDb(), job.jobId);
   if (already !== undefined) return { status: "finished", rows: already, replayed: true };
 
@@ -156,7 +162,7 @@ async function runImport(job: JobRecord, clock: InvocationClock): Promise<Outcom
   }
   if (job.dryRun) return { status: "finished", rows: rows.length };
 
-  if (!(await session.prepare(await preparation(job, clock)))) {
+  if (!(await session.prepare(work))) {
     await sendJobMessage({ kind: "import", appId: job.appId, jobId: job.jobId, seq: job.seq + 1 });
     logger.info("import continues in a new invocation");
     return { status: "continued" };
@@ -195,12 +201,15 @@ export async function processImportMessage(
     if (job.status === "finished" || job.status === "failed") return;
     const claimed = await jobStore().update(job.appId, job.jobId, { status: "processing" }, OPEN);
     if (!claimed) return;
-    const outcome = await runImport(claimed, clock);
+    const work = preparation(claimed, clock);
+    const outcome = await runImport(claimed, work);
     if (outcome.status === "continued") return;
     await finish(claimed, outcome);
-    await deleteObject(importProgressKey(job.appId, job.jobId)).catch((error) =>
-      logger.warn("import progress not removed; it expires with the upload", { error }),
-    );
+    if (work.resumed()) {
+      await deleteObject(importProgressKey(job.appId, job.jobId)).catch((error) =>
+        logger.warn("import progress not removed; it expires with the upload", { error }),
+      );
+    }
   } finally {
     logger.removeKeys(["app_id", "job_id"]);
   }

@@ -27,8 +27,8 @@ export interface ImportSession {
 
 /** What a session's slow preparation may carry over from one invocation of its job to the next. */
 export interface Preparation {
-  /** Results saved by earlier invocations of this job (password hashes, in row order). */
-  earlier: string[];
+  /** Results saved by earlier invocations of this job (password hashes, in row order); read on demand. */
+  earlier(): Promise<string[]>;
   /** True once the invocation should hand over rather than start more work. */
   timeIsUp(): boolean;
   /** Keeps the results so far for the next invocation. */

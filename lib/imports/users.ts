@@ -79,7 +79,7 @@ export const importUsers: ImporterFactory = (rows, problems, context) => {
       const plain = valid.filter(({ row }) => row.PasswordHash === undefined);
       const passwords = plain.map(({ row }) => row.Password as string);
       // Hashes saved by an earlier invocation cover a leading part of the same list.
-      const earlier = work.earlier.slice(0, passwords.length);
+      const earlier = passwords.length ? (await work.earlier()).slice(0, passwords.length) : [];
       const rest = await passwordHasher().hashAll(passwords.slice(earlier.length), undefined, {
         shouldStop: work.timeIsUp,
         onProgress: (hashed) => work.progress(earlier.length + hashed, passwords.length),
