@@ -6,6 +6,7 @@ const ALLOWED: [RegExp, string[]][] = [
   [/\/exports\/[^/]+$/, ["GET", "DELETE"]],
   [/\/imports$/, ["GET", "POST"]],
   [/\/imports\/[^/]+$/, ["GET"]],
+  [/\/openapi\.json$/, ["GET"]],
 ];
 
 /** A known path asked with a verb it does not serve. */

@@ -13,6 +13,7 @@ import { LambdaRuntime, lambdaContext } from "../../scripts/local/lambda-runtime
 import { loadServiceDefinition } from "../../scripts/local/serverless-definition.ts";
 import { sqsEvent } from "../../scripts/local/sqs-event.ts";
 import { ROOT_DIR } from "../../scripts/local/stack.ts";
+import { assertDocumentedResponse } from "./openapi-check.ts";
 
 export const stack = inject("stack");
 export const runtime = new LambdaRuntime(ROOT_DIR, loadServiceDefinition(ROOT_DIR).functions);
@@ -78,7 +79,9 @@ export async function call(
   } catch {
     // not JSON
   }
-  return { status: response.status, headers: response.headers, body: parsed };
+  const result = { status: response.status, headers: response.headers, body: parsed };
+  assertDocumentedResponse(method, path, result);
+  return result;
 }
 
 /**

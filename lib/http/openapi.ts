@@ -1,0 +1,314 @@
+import { COMMENT_TYPES, PAYLOAD_SCHEMAS } from "../../schemas/comment-payloads.ts";
+import {
+  errorEnvelopeSchema,
+  successEnvelopeSchema,
+  throttledSchema,
+} from "../../schemas/envelope.ts";
+import { exportRequestSchema } from "../../schemas/export-request.ts";
+import { importCommentSchema } from "../../schemas/import-comments.ts";
+import { importRequestSchema } from "../../schemas/import-request.ts";
+import { importRoomSchema } from "../../schemas/import-rooms.ts";
+import {
+  importFromUploadRequestSchema,
+  importUploadRequestSchema,
+  importUploadSchema,
+} from "../../schemas/import-upload.ts";
+import { importUserSchema } from "../../schemas/import-users.ts";
+import {
+  exportJobSchema,
+  importJobSchema,
+  importRowErrorSchema,
+} from "../../schemas/job-records.ts";
+import { MAX_IMPORT_BYTES } from "../imports/import-jobs.ts";
+
+/** Where the API lives; every path of the document starts here. */
+export const API_BASE = "/api/v2.1/rest";
+
+type Json = Record<string, unknown>;
+
+/**
+ * The schemas in `schemas/` are written for ajv (JSON Schema draft-07 plus ajv's `nullable`);
+ * OpenAPI 3.1 speaks JSON Schema 2020-12. `$id`s are dropped (a component is named by its key)
+ * and `nullable: true` becomes a `null` member of `type`.
+ */
+function toOpenApiSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(toOpenApiSchema);
+  if (!schema || typeof schema !== "object") return schema;
+  const out: Json = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === "$id" || key === "nullable") continue;
+    out[key] = key === "const" || key === "enum" ? value : toOpenApiSchema(value);
+  }
+  const source = schema as Json;
+  if (source.nullable === true && typeof source.type === "string") {
+    out.type = [source.type, "null"];
+  }
+  return out;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const responseRef = (name: string) => ({ $ref: `#/components/responses/${name}` });
+
+const ERRORS = {
+  400: ["BadRequest", "Bad input: the message and `detailed_messages` say what is wrong."],
+  401: ["Unauthorized", "The application id or secret is missing or wrong."],
+  404: ["NotFound", "No such job in this application (another application's id looks the same)."],
+  405: [
+    "MethodNotAllowed",
+    "The path exists but not with this verb; the `Allow` header lists the verbs.",
+  ],
+  409: [
+    "Conflict",
+    "The `Idempotency-Key` was used with other parameters, or the upload already started an import.",
+  ],
+  413: ["PayloadTooLarge", "The file is larger than the limit."],
+  415: ["UnsupportedMediaType", "The body has a content type this route does not take."],
+  500: ["InternalError", "The request was not completed; no details are shown."],
+} as const;
+
+type ErrorStatus = keyof typeof ERRORS;
+
+/** The responses an operation can give besides its success. */
+function responses(success: Json, errors: ErrorStatus[], authenticated = true) {
+  const all: ErrorStatus[] = [...(authenticated ? [401 as const] : []), ...errors, 500];
+  const out: Json = { 200: success };
+  for (const status of [...new Set(all)].sort()) out[status] = responseRef(ERRORS[status][0]);
+  out[429] = responseRef("TooManyRequests");
+  return out;
+}
+
+function ok(description: string, results: Json): Json {
+  return {
+    description,
+    content: { "application/json": { schema: successEnvelopeSchema(results) } },
+  };
+}
+
+const jobId = {
+  name: "id",
+  in: "path",
+  required: true,
+  description: "The job's `unique_id`.",
+  schema: { type: "string" },
+};
+const page = {
+  name: "page",
+  in: "query",
+  required: false,
+  description: "1-based page of 20 jobs, newest first; a page past the end is empty.",
+  schema: { type: "integer", minimum: 1, maximum: 10000, default: 1 },
+};
+const idempotencyKey = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  description:
+    "The same key within 24 hours returns the same job; the same key with other parameters is a 409.",
+  schema: { type: "string", minLength: 1, maxLength: 255 },
+};
+
+const multipartImport = {
+  type: "object",
+  properties: {
+    ...(toOpenApiSchema(importRequestSchema) as { properties: Json }).properties,
+    file: {
+      type: "string",
+      contentMediaType: "application/json",
+      maxLength: MAX_IMPORT_BYTES,
+      description: `A JSON array of rows (see ImportUserRow, ImportRoomRow, ImportCommentRow), at most ${MAX_IMPORT_BYTES} bytes.`,
+    },
+  },
+  required: ["type", "file"],
+};
+
+function paths(): Json {
+  const exportJob = { backup_history: ref("ExportJob") };
+  const importJob = { backup_history: ref("ImportJob") };
+  const list = (item: string) => ({
+    type: "object",
+    properties: { backup_histories: { type: "array", items: ref(item) } },
+    required: ["backup_histories"],
+    additionalProperties: false,
+  });
+  const one = (results: Json) => ({
+    type: "object",
+    properties: results,
+    required: Object.keys(results),
+    additionalProperties: false,
+  });
+  return {
+    [`${API_BASE}/exports`]: {
+      post: {
+        operationId: "createExport",
+        summary: "Start an export of users, rooms or comments",
+        description:
+          "Creates the job (`started`) and answers at once; poll `GET /exports/{id}` until `finished` (then `download_url`, `checksum_sha256`) or `failed`.",
+        parameters: [idempotencyKey],
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": { schema: ref("ExportRequest") },
+            "application/x-www-form-urlencoded": { schema: ref("ExportRequest") },
+            "multipart/form-data": { schema: ref("ExportRequest") },
+          },
+        },
+        // As the seed shows it: the record itself is the results (no backup_history around it).
+        responses: responses(ok("The new export job.", ref("ExportJob")), [400, 409, 415]),
+      },
+      get: {
+        operationId: "listExports",
+        summary: "This application's export jobs, newest first",
+        parameters: [page],
+        responses: responses(ok("One page of export jobs.", list("ExportJob")), [400]),
+      },
+    },
+    [`${API_BASE}/exports/{id}`]: {
+      get: {
+        operationId: "getExport",
+        summary: "One export job, with a fresh download URL when finished",
+        parameters: [jobId],
+        responses: responses(ok("The export job.", one(exportJob)), [404]),
+      },
+      delete: {
+        operationId: "deleteExport",
+        summary: "Delete an export's file and record (a running export is cancelled)",
+        parameters: [jobId],
+        responses: responses(ok("The job as it was.", one(exportJob)), [404]),
+      },
+    },
+    [`${API_BASE}/imports`]: {
+      post: {
+        operationId: "createImport",
+        summary: "Start an import of users, rooms or comments",
+        description:
+          "Either a multipart form with the file (at most 4 MiB), or JSON naming an upload made through `POST /imports/uploads`. Answers at once with the job (`started`); poll `GET /imports/{id}`. All rows are written or none.",
+        parameters: [idempotencyKey],
+        requestBody: {
+          required: true,
+          content: {
+            "multipart/form-data": {
+              schema: ref("ImportForm"),
+              encoding: { file: { contentType: "application/json" } },
+            },
+            "application/json": { schema: ref("ImportFromUploadRequest") },
+          },
+        },
+        responses: responses(ok("The new import job.", one(importJob)), [400, 409, 413, 415]),
+      },
+      get: {
+        operationId: "listImports",
+        summary: "This application's import jobs, newest first (errors as one sentence)",
+        parameters: [page],
+        responses: responses(ok("One page of import jobs.", list("ImportJob")), [400]),
+      },
+    },
+    [`${API_BASE}/imports/{id}`]: {
+      get: {
+        operationId: "getImport",
+        summary: "One import job, with every row error",
+        parameters: [jobId],
+        responses: responses(ok("The import job.", one(importJob)), [404]),
+      },
+    },
+    [`${API_BASE}/imports/uploads`]: {
+      post: {
+        operationId: "createImportUpload",
+        summary: "Ask for an upload URL for an import file of any size",
+        description:
+          "PUT the file (a JSON array or NDJSON, optionally gzip-compressed) to `upload_url` as the raw body, without form or auth headers, up to `max_size` bytes; then start the import with `POST /imports` and `{type, upload_id, dry_run}`.",
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema: ref("ImportUploadRequest") } },
+        },
+        responses: responses(
+          ok("Where to upload the file.", one({ upload: ref("ImportUpload") })),
+          [400, 415],
+        ),
+      },
+    },
+    [`${API_BASE}/openapi.json`]: {
+      get: {
+        operationId: "getOpenApiDocument",
+        summary: "This document",
+        security: [],
+        responses: responses(
+          {
+            description: "The OpenAPI 3.1 document of the API.",
+            content: { "application/json": { schema: { type: "object", required: ["openapi"] } } },
+          },
+          [],
+          false,
+        ),
+      },
+    },
+  };
+}
+
+function components(): Json {
+  const schemas: Json = {
+    ExportRequest: toOpenApiSchema(exportRequestSchema),
+    ImportForm: multipartImport,
+    ImportUploadRequest: toOpenApiSchema(importUploadRequestSchema),
+    ImportUpload: toOpenApiSchema(importUploadSchema),
+    ImportFromUploadRequest: toOpenApiSchema(importFromUploadRequestSchema),
+    ExportJob: toOpenApiSchema(exportJobSchema),
+    ImportJob: toOpenApiSchema(importJobSchema),
+    ImportRowError: toOpenApiSchema(importRowErrorSchema),
+    Throttled: toOpenApiSchema(throttledSchema),
+    ImportUserRow: toOpenApiSchema(importUserSchema),
+    ImportRoomRow: toOpenApiSchema(importRoomSchema),
+    ImportCommentRow: toOpenApiSchema(importCommentSchema),
+  };
+  for (const type of COMMENT_TYPES) {
+    schemas[`CommentPayload_${type}`] = toOpenApiSchema(PAYLOAD_SCHEMAS[type]);
+  }
+  const errorResponses: Json = {};
+  for (const [status, [name, description]] of Object.entries(ERRORS)) {
+    const response: Json = {
+      description,
+      content: { "application/json": { schema: errorEnvelopeSchema(Number(status)) } },
+    };
+    if (status === "405") {
+      response.headers = {
+        Allow: { description: "The verbs the path serves.", schema: { type: "string" } },
+      };
+    }
+    errorResponses[name] = response;
+  }
+  errorResponses.TooManyRequests = {
+    description:
+      "Above the stage's request rate (API Gateway's own body, not the envelope): wait and retry.",
+    content: { "application/json": { schema: ref("Throttled") } },
+  };
+  return {
+    schemas,
+    responses: errorResponses,
+    securitySchemes: {
+      AppId: { type: "apiKey", in: "header", name: "QISCUS-SDK-APP-ID" },
+      Secret: { type: "apiKey", in: "header", name: "QISCUS-SDK-SECRET" },
+    },
+  };
+}
+
+let document: Json | undefined;
+
+/**
+ * The OpenAPI 3.1 document of the API, built from the JSON Schemas the handlers validate with
+ * (requests, file rows) and the schemas of the records they answer with.
+ */
+export function openApiDocument(): Json {
+  document ??= {
+    openapi: "3.1.0",
+    info: {
+      title: "Chat data backup & import",
+      version: "2.1.0",
+      description:
+        'Export and import an application\'s users, rooms and comments as JSON files. Every request but this document\'s carries `QISCUS-SDK-APP-ID` and `QISCUS-SDK-SECRET` (the underscore spellings work too). Success: `{"results": ..., "status": 200}`; errors: `{"error": {"message", "detailed_messages"}, "status": <code>}`. A path asked with a verb it does not serve answers 405 (MethodNotAllowed), an unknown path 404 (NotFound), both in the error envelope.',
+    },
+    servers: [{ url: "/", description: "The API's own host" }],
+    security: [{ AppId: [], Secret: [] }],
+    paths: paths(),
+    components: components(),
+  };
+  return document;
+}
