@@ -1,0 +1,176 @@
+import { readFileSync } from "node:fs";
+import { Argument, Command, CommanderError, Option } from "commander";
+import { ApiClient } from "./api-client.ts";
+import { backupApplication } from "./backup-command.ts";
+import { CliError, EXIT, JobFailedError } from "./cli-errors.ts";
+import { type CommandContext, RESOURCES, type Resource } from "./context.ts";
+import { exportResource } from "./export-command.ts";
+import { importFile } from "./import-command.ts";
+import { JOB_KINDS, type JobKind, listJobs } from "./jobs-command.ts";
+import { formatBytes, formatCount, Reporter } from "./progress.ts";
+import { restoreApplication } from "./restore-command.ts";
+
+interface GlobalOptions {
+  url: string;
+  appId?: string;
+  secret?: string;
+  json?: boolean;
+}
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  }
+).version;
+
+function context(command: Command, reporter: Reporter): CommandContext {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  if (!options.appId) {
+    throw new CliError("no application id: pass --app-id or set QISCUS_SDK_APP_ID");
+  }
+  if (!options.secret) {
+    throw new CliError("no application secret: set QISCUS_SDK_SECRET (or pass --secret)");
+  }
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new CliError(`--url is not a URL: ${options.url}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new CliError(`--url must be an http:// or https:// address, got ${options.url}`);
+  }
+  const client = new ApiClient(
+    { url: options.url.replace(/\/+$/, ""), appId: options.appId, secret: options.secret },
+    (reason, waitMs) => reporter.step(`${reason}: trying again in ${(waitMs / 1000).toFixed(1)} s`),
+  );
+  return { client, reporter };
+}
+
+const resourceArgument = () =>
+  new Argument("<type>", "what to move").choices(RESOURCES as unknown as string[]);
+
+function program(reporter: Reporter): Command {
+  const cli = new Command("chat-backup")
+    .description(
+      "Back up and restore a chat application's users, rooms and comments through the data backup API.",
+    )
+    .version(VERSION)
+    .addOption(
+      new Option("--url <url>", "address of the API")
+        .env("CHAT_BACKUP_URL")
+        .default("http://127.0.0.1:3000"),
+    )
+    .addOption(new Option("--app-id <id>", "application id").env("QISCUS_SDK_APP_ID"))
+    .addOption(
+      new Option(
+        "--secret <secret>",
+        "application secret (prefer the environment variable: arguments show in the process list)",
+      ).env("QISCUS_SDK_SECRET"),
+    )
+    .option("--json", "print the result as JSON on stdout (progress still goes to stderr)")
+    .showSuggestionAfterError()
+    .exitOverride()
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 done, 1 a job failed (or a file did not match its checksum), 2 bad usage, connection or authentication error.",
+    );
+
+  cli
+    .command("export")
+    .description("export one type, wait for it, download the file and check its SHA-256")
+    .addArgument(resourceArgument())
+    .option("--start-date <date>", "first day to export, YYYY-MM-DD (inclusive)")
+    .option("--end-date <date>", "last day to export, YYYY-MM-DD (inclusive)")
+    .option("--timezone <zone>", "IANA time zone of the days (default UTC)")
+    .option("-o, --output <file>", "where to write the file (default: the export's file name)")
+    .action(async (type: Resource, options, command: Command) => {
+      const result = await exportResource(context(command, reporter), type, options);
+      reporter.print(
+        `exported ${formatCount(result.rows)} ${type} (${formatBytes(result.bytes)}) to ${result.file}, sha256 ${result.sha256}`,
+      );
+      reporter.printJson(result);
+    });
+
+  cli
+    .command("import")
+    .description("import a file (up to 4 MiB as a form, larger through an upload URL) and wait")
+    .addArgument(resourceArgument())
+    .argument("<file>", "a JSON array of rows, e.g. a file of chat-backup export")
+    .option("--dry-run", "check every row, write nothing")
+    .action(async (type: Resource, file: string, options, command: Command) => {
+      const job = await importFile(context(command, reporter), type, file, {
+        dryRun: options.dryRun,
+      });
+      reporter.print(
+        `${options.dryRun ? "checked" : "imported"} ${formatCount(job.total_rows)} ${type} from ${file}${options.dryRun ? " (dry run, nothing written)" : ""}, import ${job.unique_id}`,
+      );
+      reporter.printJson(job);
+    });
+
+  cli
+    .command("backup")
+    .description("export users, rooms and comments into DIR, with manifest.json")
+    .argument("<dir>", "a new or empty directory")
+    .action(async (dir: string, _options, command: Command) => {
+      await backupApplication(context(command, reporter), dir);
+    });
+
+  cli
+    .command("restore")
+    .description(
+      "check a backup's checksums, then import users, rooms and comments, stopping at the first failure",
+    )
+    .argument("<dir>", "a directory made by backup")
+    .option("--dry-run", "check everything, write nothing")
+    .action(async (dir: string, options, command: Command) => {
+      await restoreApplication(context(command, reporter), dir, { dryRun: options.dryRun });
+    });
+
+  cli
+    .command("jobs")
+    .description("the application's recent jobs, newest first")
+    .addArgument(
+      new Argument("[kind]", "only exports or only imports").choices(
+        JOB_KINDS as unknown as string[],
+      ),
+    )
+    .option("--page <n>", "page of 20 jobs of each kind", "1")
+    .action(async (kind: JobKind | undefined, options, command: Command) => {
+      const page = Number(options.page);
+      if (!Number.isInteger(page) || page < 1) {
+        throw new CliError(`--page must be a whole number from 1, got ${options.page}`);
+      }
+      await listJobs(context(command, reporter), kind, page);
+    });
+
+  for (const command of cli.commands) command.exitOverride();
+  return cli;
+}
+
+/**
+ * Runs `chat-backup` with `argv` (as `process.argv`) and returns the exit code: 0 done, 1 a job
+ * failed, 2 bad usage, connection or authentication error. Every failure is one line on
+ * stderr, never a stack trace.
+ */
+export async function run(argv: string[]): Promise<number> {
+  const json = argv.includes("--json");
+  const reporter = new Reporter({ tty: Boolean(process.stderr.isTTY), json });
+  try {
+    await program(reporter).parseAsync(argv);
+    return EXIT.done;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander has printed the help, the version or its one-line complaint
+      return error.exitCode === 0 ? EXIT.done : EXIT.usage;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    const code = error instanceof CliError ? error.exitCode : EXIT.usage;
+    reporter.step(
+      `chat-backup: ${error instanceof CliError ? "" : "unexpected error: "}${message}`,
+    );
+    const result = error instanceof JobFailedError ? error.result : undefined;
+    reporter.printJson({ error: message, exit_code: code, ...(result ? { job: result } : {}) });
+    return code;
+  }
+}

@@ -1,0 +1,142 @@
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { sqs } from "../../lib/aws/sqs.ts";
+import { startQueuePoller } from "../../scripts/local/queue-poller.ts";
+import { ROOT_DIR } from "../../scripts/local/stack.ts";
+import { runtime, stack, type TestApp } from "../support/harness.ts";
+
+export const BIN = join(ROOT_DIR, "bin", "chat-backup.js");
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment `chat-backup` reads its settings from. */
+export function cliEnv(app: TestApp | undefined, url = stack.url): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_NO_WARNINGS: "1",
+    CHAT_BACKUP_URL: url,
+    ...(app ? { QISCUS_SDK_APP_ID: app.appId, QISCUS_SDK_SECRET: app.secret } : {}),
+  };
+}
+
+/** Runs a command and collects what it printed and its exit code. */
+export function run(
+  command: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; cwd: string },
+): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: "pipe" });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** `chat-backup ARGS` as a user runs it (not on a terminal: stdout and stderr are pipes). */
+export function chatBackup(
+  args: string[],
+  options: { app?: TestApp; cwd: string; url?: string },
+): Promise<CliRun> {
+  return run(process.execPath, [BIN, ...args], {
+    env: cliEnv(options.app, options.url),
+    cwd: options.cwd,
+  });
+}
+
+/**
+ * Delivers export and import messages to their workers while the command line waits for its
+ * jobs, as Lambda's event source mappings do (the test stack has no pollers of its own).
+ * @returns a function that stops the delivery
+ */
+export function deliverJobMessages(): () => Promise<void> {
+  const stops = (["ExportQueue", "ImportQueue"] as const).map((queue) =>
+    startQueuePoller(
+      runtime,
+      sqs(),
+      {
+        functionName: queue === "ExportQueue" ? "exportWorker" : "importWorker",
+        queueUrl: stack.queues[queue] as string,
+        queueArn: `arn:aws:sqs:us-east-1:000000000000:${queue}`,
+        batchSize: 1,
+      },
+      { region: "us-east-1", concurrency: 1, visibilitySeconds: 30, retryDelaySeconds: 1 },
+    ),
+  );
+  return async () => {
+    await Promise.all(stops.map((stop) => stop()));
+  };
+}
+
+/** A small application's data: users, rooms (a group and a single) and comments with replies. */
+export function sampleData(prefix: string) {
+  const users = Array.from({ length: 5 }, (_, i) => ({
+    Email: `${prefix}.user${i}@example.com`,
+    Name: `User ${i}`,
+    AvatarUrl: "https://example.com/avatar.png",
+    AuthenticationToken: `${prefix}-token-${i}`,
+    Password: `password-${i}`,
+    CreateAt: `2024-01-01T00:0${i}:00Z`,
+  }));
+  const emails = users.map((user) => user.Email);
+  const rooms = [
+    {
+      Name: "Team",
+      Type: "group",
+      Options: "",
+      CreatorEmail: emails[0],
+      CreatedAt: "2024-02-01T00:00:00Z",
+      AvatarUrl: "",
+      UniqueId: `${prefix}-team`,
+      ParticipantEmails: emails,
+    },
+    {
+      Name: "",
+      Type: "single",
+      Options: "",
+      CreatorEmail: emails[1],
+      CreatedAt: "2024-02-02T00:00:00Z",
+      AvatarUrl: "",
+      UniqueId: `${prefix}-pair`,
+      ParticipantEmails: [emails[1], emails[2]],
+    },
+  ];
+  const comments = Array.from({ length: 8 }, (_, i) => {
+    const reply = i % 3 === 2;
+    const room = i < 4 ? `${prefix}-team` : `${prefix}-pair`;
+    return {
+      Message: reply ? `reply ${i}` : `message ${i}`,
+      DisableLinkPreview: false,
+      Type: reply ? "reply" : "text",
+      UniqueId: `${prefix}-c${i}`,
+      CreatorEmail: i < 4 ? emails[i] : emails[1 + (i % 2)],
+      RoomUniqueId: room,
+      CreatedAt: `2024-03-01T00:0${i}:00Z`,
+      Payload: reply ? { text: `message ${i - 1}`, replied_comment_id: 1 } : null,
+      ...(reply ? { ParentCommentUniqueId: `${prefix}-c${i - 1}` } : {}),
+    };
+  });
+  return { users, rooms, comments };
+}
+
+/** An export's rows with the database ids that differ between applications blanked. */
+export function withoutDatabaseIds(rows: Record<string, unknown>[]) {
+  return rows.map((row) => {
+    const payload = row.Payload as Record<string, unknown> | null;
+    return payload && "replied_comment_id" in payload
+      ? { ...row, Payload: { ...payload, replied_comment_id: 0 } }
+      : row;
+  });
+}
