@@ -8,9 +8,6 @@ import { importFile } from "./import-command.ts";
 import { formatCount } from "./progress.ts";
 import { hashFile } from "./transfer.ts";
 
-/** The most row errors a job lists; past that a dry run cannot tell what the others are. */
-const LISTED_ERRORS = 1000;
-
 /** Problems that only say a user or room is missing from the application. */
 const MISSING_REFERENCE = /is not a (user|room) of this application$/;
 
@@ -50,12 +47,13 @@ async function readManifest(dir: string): Promise<Manifest> {
  * checks them for real, after the users and rooms are in.
  */
 function missingReferencesOnly(job: ImportJob): string | undefined {
-  const errors = job.errors as { Data?: ImportRowError[] | null };
+  const errors = job.errors as { Message?: string; Data?: ImportRowError[] | null };
   const listed = errors.Data ?? [];
-  if (listed.length === 0 || listed.length >= LISTED_ERRORS) return undefined;
+  if (listed.length === 0) return undefined;
   if (!listed.every((problem) => MISSING_REFERENCE.test(problem.message))) return undefined;
-  const rows = new Set(listed.map((problem) => problem.row)).size;
-  return `${formatCount(rows)} ${job.resource_name} rows refer to users or rooms that only this backup holds: a dry run does not write them, so these references are checked when the backup is restored`;
+  const failing = Number(/^(\d+) of /.exec(errors.Message ?? "")?.[1] ?? Number.NaN);
+  const rows = Number.isNaN(failing) ? new Set(listed.map((problem) => problem.row)).size : failing;
+  return `${formatCount(rows)} ${job.resource_name} rows refer to users or rooms that only this backup holds${failing > new Set(listed.map((problem) => problem.row)).size ? " (every problem the service listed is of this kind)" : ""}: a dry run does not write them, so these references are checked when the backup is restored`;
 }
 
 /**
