@@ -156,6 +156,12 @@ function program(reporter: Reporter): Command {
 export async function run(argv: string[]): Promise<number> {
   const json = argv.includes("--json");
   const reporter = new Reporter({ tty: Boolean(process.stderr.isTTY), json });
+  process.once("SIGINT", () => {
+    // A bar hides the cursor: give it back. Jobs already started go on on the server.
+    if (reporter.tty) process.stderr.write("\u001b[?25h\n");
+    reporter.step("chat-backup: interrupted; jobs already started go on (see chat-backup jobs)");
+    process.exit(130);
+  });
   try {
     await program(reporter).parseAsync(argv);
     return EXIT.done;
