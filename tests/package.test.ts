@@ -96,6 +96,7 @@ describe("the packaged CloudFormation template", () => {
         "POST /api/v2.1/rest/imports",
         "GET /api/v2.1/rest/imports",
         "GET /api/v2.1/rest/imports/{id}",
+        "GET /api/v2.1/rest/openapi.json",
         "ANY /api/v2.1/rest/exports",
         "$default",
       ]),
