@@ -1,16 +1,19 @@
 import { createHash } from "node:crypto";
 import { apiHandler } from "../../lib/http/api.ts";
-import { parseMultipart } from "../../lib/http/body.ts";
+import { parseJsonObject, parseMultipart } from "../../lib/http/body.ts";
 import { ok } from "../../lib/http/envelope.ts";
 import {
   type ImportUpload,
+  importBodyKind,
+  requireUploadId,
   MAX_IMPORT_BYTES,
-  requireMultipart,
   startImport,
   validateImportForm,
 } from "../../lib/imports/import-jobs.ts";
+import { startUploadedImport, validateStartRequest } from "../../lib/imports/uploads.ts";
 import { withIdempotencyKey } from "../../lib/jobs/idempotency.ts";
 import { importView } from "../../lib/jobs/job-record.ts";
+import type { ImportFromUploadRequest } from "../../schemas/import-upload.ts";
 
 interface ImportFingerprint {
   type: string;
@@ -25,9 +28,23 @@ const createImport = withIdempotencyKey(
     importView(await startImport(appId, upload)),
 );
 
-/** POST /api/v2.1/rest/imports (multipart/form-data: type, file, optional dry_run; optional Idempotency-Key) */
+const startUpload = withIdempotencyKey(
+  "import",
+  async (appId, request: ImportFromUploadRequest, _payload: undefined) =>
+    importView(await startUploadedImport(appId, request)),
+);
+
+/**
+ * POST /api/v2.1/rest/imports: multipart/form-data (type, file, optional dry_run) or JSON naming
+ * an uploaded file (type, upload_id, optional dry_run); optional Idempotency-Key.
+ */
 export const handler = apiHandler(async ({ event, headers, app }) => {
-  requireMultipart(headers);
+  if (importBodyKind(headers) === "upload") {
+    const request = validateStartRequest(requireUploadId(parseJsonObject(event, headers)));
+    const fingerprint = { ...request, dry_run: request.dry_run ?? false };
+    const job = await startUpload(app.appId, headers["idempotency-key"], fingerprint, undefined);
+    return ok({ backup_history: job });
+  }
   const form = await parseMultipart(event, headers, MAX_IMPORT_BYTES);
   const upload = validateImportForm(form.fields, form.files);
   // The same key must come with the same file: it is compared by its SHA-256, not kept.

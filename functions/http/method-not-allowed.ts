@@ -5,6 +5,7 @@ const ALLOWED: [RegExp, string[]][] = [
   [/\/exports$/, ["GET", "POST"]],
   [/\/exports\/[^/]+$/, ["GET", "DELETE"]],
   [/\/imports$/, ["GET", "POST"]],
+  [/\/imports\/uploads$/, ["POST"]],
   [/\/imports\/[^/]+$/, ["GET"]],
   [/\/openapi\.json$/, ["GET"]],
 ];

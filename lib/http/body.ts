@@ -93,18 +93,7 @@ export async function parseFields(
   const body = rawBody(event);
   const type = mediaType(headers);
   if (body.length === 0) return {};
-  if (type === "application/json" || type.endsWith("+json")) {
-    let value: unknown;
-    try {
-      value = JSON.parse(body.toString("utf8"));
-    } catch {
-      throw new BadRequestError("malformed JSON body", ["the request body is not valid JSON"]);
-    }
-    if (!value || typeof value !== "object" || Array.isArray(value)) {
-      throw new BadRequestError("malformed JSON body", ["the request body must be a JSON object"]);
-    }
-    return value as Record<string, unknown>;
-  }
+  if (type === "application/json" || type.endsWith("+json")) return jsonObject(body);
   if (type === "application/x-www-form-urlencoded") {
     return Object.fromEntries(new URLSearchParams(body.toString("utf8")));
   }
@@ -114,4 +103,29 @@ export async function parseFields(
   throw new UnsupportedMediaTypeError("unsupported content type", [
     "send application/json, application/x-www-form-urlencoded or multipart/form-data",
   ]);
+}
+
+function jsonObject(body: Buffer): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new BadRequestError("malformed JSON body", ["the request body is not valid JSON"]);
+  }
+  if (!value || typeof value !== "object" || Array.isArray(value)) {
+    throw new BadRequestError("malformed JSON body", ["the request body must be a JSON object"]);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Parses a body that must be one JSON object (415 for another content type, 400 when malformed). */
+export function parseJsonObject(
+  event: APIGatewayProxyEventV2,
+  headers: Record<string, string>,
+): Record<string, unknown> {
+  const type = mediaType(headers);
+  if (type !== "application/json" && !type.endsWith("+json")) {
+    throw new UnsupportedMediaTypeError("unsupported content type", ["send application/json"]);
+  }
+  return jsonObject(rawBody(event));
 }

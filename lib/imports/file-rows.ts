@@ -1,44 +1,84 @@
+import { Readable } from "node:stream";
+import { createGunzip, type Gunzip, gunzipSync } from "node:zlib";
+import { RowSplitter } from "./row-splitter.ts";
+
 /** Why an import file cannot be read as rows at all: one sentence for `errors.Message`. */
 export class ImportFileError extends Error {
   override name = "ImportFileError";
 }
 
-function lineAndColumn(text: string, position: number): string {
-  const before = text.slice(0, position);
-  const line = before.split("\n").length;
-  const column = position - before.lastIndexOf("\n");
-  return `line ${line}, column ${column}`;
+/** True when the bytes begin like a gzip stream (1f 8b), whatever the file is called. */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+const NOT_GZIP = "The file starts like a gzip file but could not be decompressed.";
+
+/**
+ * Reads a whole (small) import file as rows: a JSON array or, when `ndjson` is allowed, one JSON
+ * value per line; gzip-compressed or not. The same rules and sentences as the streaming reader.
+ */
+export function parseImportFile(
+  bytes: Uint8Array,
+  resource: string,
+  options: { ndjson?: boolean } = {},
+): unknown[] {
+  let plain = bytes;
+  if (isGzip(bytes)) {
+    try {
+      plain = gunzipSync(bytes);
+    } catch {
+      throw new ImportFileError(NOT_GZIP);
+    }
+  }
+  const splitter = new RowSplitter(resource, options.ndjson ?? false);
+  const rows = splitter.push(plain);
+  for (const row of splitter.end()) rows.push(row);
+  return rows;
 }
 
 /**
- * Reads an import file as a JSON array of rows. The parser's own message is not repeated: it
- * quotes the file, and a users file holds passwords.
+ * Streams an import file's rows in batches, never holding the file: gzip is recognised by its
+ * first bytes and decompressed on the way.
  */
-export function parseImportFile(bytes: Uint8Array, resource: string): unknown[] {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new ImportFileError("The file is not valid UTF-8 text.");
+export async function* streamImportRows(
+  source: AsyncIterable<Uint8Array>,
+  resource: string,
+  options: { ndjson?: boolean } = {},
+): AsyncGenerator<unknown[]> {
+  const splitter = new RowSplitter(resource, options.ndjson ?? false);
+  const iterator = source[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  if (first.done) {
+    yield splitter.end();
+    return;
   }
-  if (text.trim() === "") {
-    throw new ImportFileError(`The file is empty; it must hold a JSON array of ${resource}.`);
+  const head = first.value;
+  async function* rest(): AsyncGenerator<Uint8Array> {
+    yield head;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next())
+      yield next.value;
   }
-  let value: unknown;
+  let chunks: AsyncIterable<Uint8Array> = rest();
+  let gunzip: Gunzip | undefined;
+  if (isGzip(head)) {
+    gunzip = createGunzip();
+    chunks = Readable.from(rest()).pipe(gunzip);
+  }
   try {
-    value = JSON.parse(text);
+    for await (const chunk of chunks) {
+      const rows = splitter.push(chunk);
+      if (rows.length) yield rows;
+    }
   } catch (error) {
-    const position = /position (\d+)/.exec(String((error as Error).message))?.[1];
-    const where = position === undefined ? "" : ` (at ${lineAndColumn(text, Number(position))})`;
-    throw new ImportFileError(`The file is not valid JSON${where}.`);
+    // zlib's own errors (Z_DATA_ERROR, Z_BUF_ERROR, ...) mean a damaged or cut compressed file.
+    if (gunzip && /^Z_/.test(String((error as { code?: unknown }).code))) {
+      throw new ImportFileError(NOT_GZIP);
+    }
+    throw error;
   }
-  if (!Array.isArray(value)) {
-    const kind = value === null ? "null" : typeof value === "object" ? "an object" : typeof value;
-    throw new ImportFileError(
-      `The file must hold a JSON array of ${resource}, but it holds ${kind}.`,
-    );
-  }
-  return value;
+  const last = splitter.end();
+  if (last.length) yield last;
 }
 
 const RFC3339 =

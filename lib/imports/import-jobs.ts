@@ -19,14 +19,30 @@ export interface ImportUpload {
   file: UploadedFile;
 }
 
-/** Imports arrive only as `multipart/form-data`; anything else is a 415 before the body is read. */
-export function requireMultipart(headers: Record<string, string>): void {
+/**
+ * Imports arrive as `multipart/form-data` (the file itself) or as JSON naming an upload; anything
+ * else is a 415 before the body is read.
+ */
+export function importBodyKind(headers: Record<string, string>): "form" | "upload" {
   const mediaType = (headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
-  if (mediaType !== "multipart/form-data") {
+  if (mediaType === "multipart/form-data") return "form";
+  if (mediaType === "application/json") return "upload";
+  throw new UnsupportedMediaTypeError("unsupported content type", [
+    'send multipart/form-data with the fields "type" and "file", or application/json with "type" and "upload_id"',
+  ]);
+}
+
+/**
+ * A JSON body starts the import of an uploaded file, so it names the upload; without one it is a
+ * file sent the wrong way (415, as any other content type).
+ */
+export function requireUploadId(body: Record<string, unknown>): Record<string, unknown> {
+  if (body.upload_id === undefined) {
     throw new UnsupportedMediaTypeError("unsupported content type", [
-      'send multipart/form-data with the fields "type" and "file"',
+      'send the file as multipart/form-data with the fields "type" and "file", or upload it first (POST /imports/uploads) and send {"type", "upload_id"} as JSON',
     ]);
   }
+  return body;
 }
 
 /** Validates the form of an import request; throws BadRequestError listing every problem. */
@@ -63,11 +79,19 @@ export async function startImport(appId: string, upload: ImportUpload): Promise<
     dryRun: upload.dryRun,
   });
   await putObject(job.objectKey, upload.file.content);
+  return queueImport(job);
+}
+
+/**
+ * Stores a new import job (status `started`) whose file is already in S3 and queues it; both
+ * ways in (a form or an upload) end here.
+ */
+export async function queueImport(job: JobRecord): Promise<JobRecord> {
   await jobStore().create(job);
   try {
-    await sendJobMessage({ kind: "import", appId, jobId: job.jobId, seq: 0 });
+    await sendJobMessage({ kind: "import", appId: job.appId, jobId: job.jobId, seq: 0 });
   } catch (error) {
-    await jobStore().update(appId, job.jobId, {
+    await jobStore().update(job.appId, job.jobId, {
       status: "failed",
       errors: { Message: "The import could not be queued; send the file again.", Data: null },
     });
@@ -77,7 +101,7 @@ export async function startImport(appId: string, upload: ImportUpload): Promise<
     job_id: job.jobId,
     resource: job.resource,
     bytes: job.size,
-    dry_run: upload.dryRun,
+    dry_run: job.dryRun ?? false,
   });
   jobMetric("ImportsStarted", "Count", 1, job.resource);
   return job;
