@@ -5,8 +5,8 @@ import { ok } from "../../lib/http/envelope.ts";
 import {
   type ImportUpload,
   importBodyKind,
-  requireUploadId,
   MAX_IMPORT_BYTES,
+  requireUploadId,
   startImport,
   validateImportForm,
 } from "../../lib/imports/import-jobs.ts";
