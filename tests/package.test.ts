@@ -150,6 +150,8 @@ describe("the packaged CloudFormation template", () => {
     expect(rules.map((rule) => [rule.Prefix, Number(rule.ExpirationInDays)])).toEqual([
       ["exports/", 30],
       ["imports/", 30],
+      // Uploaded import files are needed for a day at most, started or not.
+      ["uploads/", 1],
     ]);
     const statements = resource("FilesBucketPolicy").Properties.PolicyDocument.Statement;
     expect(statements).toContainEqual(
