@@ -174,6 +174,22 @@ describe("chat-backup", () => {
     expect(await countRows(app.appId, "users")).toBe(0);
   });
 
+  it("given a file above 4 MiB, when imported, then it goes through an upload URL and the job finishes", async () => {
+    const app = await newApp();
+    const { users } = sampleData(app.appId);
+    const file = join(work, "large-users.json");
+    // Whitespace makes the file larger than a form may carry without making the job slow.
+    writeFileSync(
+      file,
+      `[${users.map((row) => JSON.stringify(row)).join(",\n")}${" ".repeat(4 * 1024 * 1024)}]`,
+    );
+    const result = await chatBackup(["import", "users", file], { app, cwd: work });
+    expect(result.code, result.stderr).toBe(0);
+    expect(lines(result.stderr)[0]).toMatch(/^upload users: 4\.0 MiB in [\d.]+ s$/);
+    expect(result.stdout).toContain(`imported ${users.length} users from ${file}`);
+    expect(await countRows(app.appId, "users")).toBe(users.length);
+  });
+
   it("lists the jobs as a table", async () => {
     const result = await chatBackup(["jobs", "imports"], { app: source, cwd: work });
     expect(result.code).toBe(0);
