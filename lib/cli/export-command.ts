@@ -5,6 +5,8 @@ import type { CommandContext, Resource } from "./context.ts";
 import { waitForJob } from "./job-wait.ts";
 import { downloadVerified } from "./transfer.ts";
 
+const DOWNLOAD_ATTEMPTS = 3;
+
 export interface ExportOptions {
   startDate?: string;
   endDate?: string;
@@ -56,12 +58,19 @@ export async function exportResource(
   }
   const file = resolve(options.output ?? job.original_filename);
   const download = reporter.bytes(`download ${type}`, job.size, () => `-> ${file} (sha256 ok)`);
-  let digest: Awaited<ReturnType<typeof downloadVerified>>;
-  try {
-    digest = await downloadVerified(job.download_url, file, job.checksum_sha256, download);
-  } catch (error) {
-    download.stop(false);
-    throw error;
+  let digest: Awaited<ReturnType<typeof downloadVerified>> | undefined;
+  // A broken or corrupted transfer is tried again from the start (the URL stays valid for a while).
+  for (let attempt = 1; !digest; attempt += 1) {
+    try {
+      digest = await downloadVerified(job.download_url, file, job.checksum_sha256, download);
+    } catch (error) {
+      if (attempt >= DOWNLOAD_ATTEMPTS) {
+        download.stop(false);
+        throw error;
+      }
+      reporter.step(`download ${type}: ${(error as Error).message}; trying again`);
+      download.reset();
+    }
   }
   download.stop();
   return {

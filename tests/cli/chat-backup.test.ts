@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -214,22 +214,44 @@ describe("chat-backup", () => {
   });
 });
 
-describe("chat-backup against a server without the upload route", () => {
+describe("chat-backup against a stand-in server", () => {
   let server: Server;
   let url: string;
   let throttled = 0;
   beforeAll(async () => {
-    // A stand-in that answers as an older server would, and throttles the first list request.
+    // A server without the upload route, that throttles the first list request and serves an
+    // export whose file does not match its checksum.
+    const exportJob = {
+      created_at: "2026-01-01T00:00:00+00:00",
+      error_message: "",
+      original_filename: "export.json",
+      percentage: 100,
+      resource_name: "users",
+      size: 3,
+      status: "finished",
+      total_rows: 0,
+      unique_id: "6f1c0c1e-7d2a-4d7e-9a55-2d1f5e0b8a11",
+      checksum_sha256: createHash("sha256").update("[]\n").digest("hex"),
+    };
     server = createServer((request, response) => {
       request.resume();
       const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         response.writeHead(status, { "content-type": "application/json", ...headers });
         response.end(JSON.stringify(body));
       };
-      if (request.url?.startsWith("/api/v2.1/rest/exports") && throttled++ === 0) {
+      const path = request.url ?? "";
+      if (path === "/file") return response.end("[1]");
+      if (path.startsWith("/api/v2.1/rest/exports") && request.method === "POST") {
+        return send(200, { results: { ...exportJob, status: "started" }, status: 200 });
+      }
+      if (path === `/api/v2.1/rest/exports/${exportJob.unique_id}`) {
+        const download_url = `${url}/file`;
+        return send(200, { results: { backup_history: { ...exportJob, download_url } } });
+      }
+      if (path.startsWith("/api/v2.1/rest/exports") && throttled++ === 0) {
         return send(429, { message: "Too Many Requests" }, { "retry-after": "0" });
       }
-      if (request.url?.startsWith("/api/v2.1/rest/exports")) {
+      if (path.startsWith("/api/v2.1/rest/exports")) {
         return send(200, { results: { backup_histories: [] }, status: 200 });
       }
       send(404, { error: { message: "no such endpoint", detailed_messages: [] }, status: 404 });
@@ -254,5 +276,20 @@ describe("chat-backup against a server without the upload route", () => {
     expect(result.code, result.stderr).toBe(0);
     expect(lines(result.stderr)).toEqual(["HTTP 429: trying again in 0.0 s"]);
     expect(result.stdout).toBe("no exports jobs\n");
+  });
+  it("given a download that does not match its checksum, then no file, exit code 1", async () => {
+    const file = join(work, "mismatch.json");
+    const result = await chatBackup(["export", "users", "-o", file], {
+      app: source,
+      cwd: work,
+      url,
+    });
+    expect(result.code).toBe(1);
+    expect(lines(result.stderr).at(-1)).toMatch(
+      /^chat-backup: the downloaded file does not match the export's checksum .*nothing was written$/,
+    );
+    expect(lines(result.stderr).filter((line) => line.endsWith("trying again"))).toHaveLength(2);
+    expect(existsSync(file)).toBe(false);
+    expect(existsSync(`${file}.part`)).toBe(false);
   });
 });
