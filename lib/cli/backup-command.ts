@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import type { BackupManifest } from "../../schemas/backup-manifest.ts";
 import { CliError } from "./cli-errors.ts";
 import { type CommandContext, RESOURCES, type Resource } from "./context.ts";
 import { exportResource } from "./export-command.ts";
@@ -9,22 +10,10 @@ import { formatBytes, formatCount } from "./progress.ts";
 export const MANIFEST = "manifest.json";
 
 /** One file of a backup as the manifest describes it. */
-export interface ManifestEntry {
-  file: string;
-  rows: number;
-  bytes: number;
-  sha256: string;
-  export_id: string;
-}
+export type ManifestEntry = BackupManifest["files"]["users"];
 
 /** `manifest.json`: what a backup holds, and the checksums a restore checks first. */
-export interface Manifest {
-  format: "chat-backup/1";
-  app_id: string;
-  created_at: string;
-  url: string;
-  files: Record<Resource, ManifestEntry>;
-}
+export type Manifest = BackupManifest;
 
 /**
  * Exports comments, then rooms, then users: each export holds the rows that existed when it
@@ -61,7 +50,7 @@ export async function backupApplication(
     app_id: context.client.settings.appId,
     created_at: createdAt,
     url: context.client.settings.url,
-    files: Object.fromEntries(RESOURCES.map((type) => [type, files[type]])) as Manifest["files"],
+    files: { users: files.users, rooms: files.rooms, comments: files.comments },
   };
   await writeFile(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
   const { reporter } = context;

@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
-import { isAbsolute, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { backupManifestSchema } from "../../schemas/backup-manifest.ts";
 import type { ImportJob, ImportRowError } from "../../schemas/job-records.ts";
-import { MANIFEST, type Manifest, type ManifestEntry } from "./backup-command.ts";
+import { describeError, validatorFor } from "../validation.ts";
+import { MANIFEST, type Manifest } from "./backup-command.ts";
 import { CliError, JobFailedError } from "./cli-errors.ts";
 import { type CommandContext, RESOURCES, type Resource } from "./context.ts";
 import { importFile } from "./import-command.ts";
@@ -18,24 +20,16 @@ async function readManifest(dir: string): Promise<Manifest> {
   } catch {
     throw new CliError(`${dir} holds no ${MANIFEST}: not a backup made by chat-backup backup`);
   }
-  let manifest: Manifest;
+  let manifest: unknown;
   try {
-    manifest = JSON.parse(text) as Manifest;
+    manifest = JSON.parse(text);
   } catch {
     throw new CliError(`${join(dir, MANIFEST)} is not valid JSON`);
   }
-  for (const type of RESOURCES) {
-    const entry = manifest?.files?.[type] as ManifestEntry | undefined;
-    const valid =
-      entry &&
-      typeof entry.file === "string" &&
-      // the files live in the backup's directory, nowhere else
-      !isAbsolute(entry.file) &&
-      !entry.file.split(/[\\/]/).includes("..") &&
-      Number.isInteger(entry.rows) &&
-      Number.isInteger(entry.bytes) &&
-      /^[0-9a-f]{64}$/.test(entry.sha256);
-    if (!valid) throw new CliError(`${join(dir, MANIFEST)} has no valid entry for ${type}`);
+  const validate = validatorFor<Manifest>(backupManifestSchema);
+  if (!validate(manifest)) {
+    const problems = (validate.errors ?? []).map(describeError).join("; ");
+    throw new CliError(`${join(dir, MANIFEST)} is not a backup manifest: ${problems}`);
   }
   return manifest;
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -172,6 +172,28 @@ describe("chat-backup", () => {
       /^chat-backup: rooms\.json does not match the manifest .*nothing was imported$/,
     );
     expect(await countRows(app.appId, "users")).toBe(0);
+  });
+
+  it("given a manifest naming a file outside its directory, when restored, then exit code 2 and nothing read", async () => {
+    const backup = join(work, "escaping");
+    mkdirSync(backup);
+    const entry = { file: "../seed-users.json", rows: 1, bytes: 1, sha256: "0".repeat(64) };
+    writeFileSync(
+      join(backup, "manifest.json"),
+      JSON.stringify({
+        format: "chat-backup/1",
+        app_id: source.appId,
+        created_at: new Date().toISOString(),
+        files: { users: entry, rooms: { ...entry, file: "rooms.json" }, comments: entry },
+      }),
+    );
+    const result = await chatBackup(["restore", backup], { app: target, cwd: work });
+    expect(result.code).toBe(2);
+    expect(lines(result.stderr)).toEqual([
+      expect.stringMatching(
+        /^chat-backup: .*manifest\.json is not a backup manifest: files\.users\.file must match pattern/,
+      ),
+    ]);
   });
 
   it("given a file above 4 MiB, when imported, then it goes through an upload URL and the job finishes", async () => {
