@@ -28,12 +28,14 @@ export interface Config {
   /** An export worker checkpoints when the invocation has less than this left. */
   exportReserveMillis: number;
   /** A worker's lease on a job outlives its invocation by this much; a crashed holder frees the job then. */
-  exportLeaseMarginMillis: number;
+  leaseMarginMillis: number;
   /** An import worker saves its hashing progress and hands over when less than this is left. */
   importReserveMillis: number;
   hashThreads: number;
   /** Deliveries of a job message before SQS moves it to the dead-letter queue. */
   maxReceiveCount: number;
+  /** PostgreSQL connections per container. */
+  pgPoolMax: number;
 }
 
 /** Raised when the environment does not describe a usable configuration. */
@@ -90,16 +92,21 @@ export function loadConfig(env: Env = process.env): Config {
     exportPageRows: integer(env, "EXPORT_PAGE_ROWS", 2000, 1, 100000),
     exportPartBytes: integer(env, "EXPORT_PART_BYTES", 8 * 1024 * 1024, 5 * 1024 * 1024, 512 << 20),
     exportReserveMillis: integer(env, "EXPORT_RESERVE_MS", 60000, 0, 900000),
-    exportLeaseMarginMillis: integer(env, "EXPORT_LEASE_MARGIN_MS", 30000, 0, 900000),
+    leaseMarginMillis: integer(env, "LEASE_MARGIN_MS", 30000, 0, 900000),
     importReserveMillis: integer(env, "IMPORT_RESERVE_MS", 60000, 0, 900000),
     hashThreads: integer(env, "HASH_THREADS", cpuCount, 1, 64),
     maxReceiveCount: integer(env, "MAX_RECEIVE_COUNT", 5, 1, 1000),
+    pgPoolMax: integer(env, "PG_POOL_MAX", 4, 1, 100),
   };
 }
 
 let current: Config | undefined;
 
-/** The process-wide configuration, read from the environment on first use. */
+/**
+ * The process-wide configuration, read from the environment once. Every function reads it when
+ * its handler is created (`apiHandler`, `instrumented`), i.e. at cold start, so that a wrong
+ * setting fails the start rather than a request.
+ */
 export function config(): Config {
   current ??= loadConfig();
   return current;

@@ -5,12 +5,19 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import type { MetricUnit } from "@aws-lambda-powertools/metrics/types";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
+import { config } from "./config.ts";
 
-/** The one structured JSON logger of the service (level from POWERTOOLS_LOG_LEVEL / LOG_LEVEL). */
-export const logger = new Logger({
-  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "chat-data-backup",
-  logLevel: (process.env.LOG_LEVEL ?? process.env.POWERTOOLS_LOG_LEVEL ?? "INFO") as "INFO",
-});
+/** The service's name on every log line and metric. */
+export const SERVICE_NAME = "chat-data-backup";
+/** CloudWatch namespace of the service's metrics (the dashboard and alarms read it). */
+export const METRICS_NAMESPACE = "ChatDataBackup";
+
+/**
+ * The one structured JSON logger of the service. Its level is Powertools' own setting
+ * (`POWERTOOLS_LOG_LEVEL`, or `LOG_LEVEL`; default INFO). Keys appended during an invocation
+ * belong to that invocation, also where several run at once in one process.
+ */
+export const logger = new Logger({ serviceName: SERVICE_NAME });
 
 /**
  * Diagnostics of the metrics library go to the service logger. An invocation that records no
@@ -29,8 +36,8 @@ const metricsDiagnostics = {
 
 /** CloudWatch metrics in embedded metric format, flushed once per invocation (see `instrumented`). */
 export const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "ChatDataBackup",
-  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "chat-data-backup",
+  namespace: METRICS_NAMESPACE,
+  serviceName: SERVICE_NAME,
   logger: metricsDiagnostics,
 });
 
@@ -50,11 +57,13 @@ export function jobMetric(name: string, unit: MetricUnit, value: number, resourc
  * Wraps any Lambda handler (queue consumer, schedule, worker) in the service's instrumentation:
  * Lambda context and a fresh set of keys on every log line, and the invocation's metrics flushed
  * when it ends (also when it throws). Set a correlation id with `logger.setCorrelationId(...)`
- * (request id, SQS message id, EventBridge event id) inside the handler.
+ * (request id, SQS message id, EventBridge event id) inside the handler. The configuration is read
+ * and validated when the handler is created (cold start).
  */
 export function instrumented<TEvent, TResult>(
   handler: (event: TEvent, context: Context) => Promise<TResult>,
 ) {
+  config();
   return middy<TEvent, TResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))

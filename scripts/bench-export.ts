@@ -48,7 +48,7 @@ export async function benchExport(rows: number): Promise<ExportBenchResult> {
   const { chatDb } = await import("../lib/chat-db/pool.ts");
   const { upsertApplication } = await import("../lib/chat-db/applications.ts");
   const { runExport } = await import("../lib/exports/export-worker.ts");
-  const { jobStore } = await import("../lib/jobs/dynamo-job-store.ts");
+  const { jobStore } = await import("../lib/jobs/job-store.ts");
   const { newJob } = await import("../lib/jobs/jobs.ts");
 
   const appId = `bench-${randomUUID().slice(0, 8)}`;

@@ -1,19 +1,5 @@
-import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
-import type { SQSEvent, SQSRecord } from "aws-lambda";
-import { processExportRecord } from "../../lib/exports/export-worker.ts";
-import { instrumented, logger } from "../../lib/observability.ts";
+import { runExport } from "../../lib/exports/export-worker.ts";
+import { jobConsumer } from "../../lib/jobs/consumer.ts";
 
-const processor = new BatchProcessor(EventType.SQS);
-
-/** Export queue consumer: writes export files; a record it cannot take now is reported failed. */
-export const handler = instrumented((event: SQSEvent, context) =>
-  processPartialResponse(
-    event,
-    async (record: SQSRecord) => {
-      logger.setCorrelationId(record.messageId);
-      await processExportRecord(record.body, context);
-    },
-    processor,
-    { context, throwOnFullBatchFailure: false },
-  ),
-);
+/** Export queue consumer: writes export files; a job held by another invocation is retried later. */
+export const handler = jobConsumer(["export"], (message, context) => runExport(message, context));

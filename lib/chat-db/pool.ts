@@ -14,7 +14,7 @@ export function chatDb(): pg.Pool {
   if (!pool) {
     pool = new pg.Pool({
       connectionString: config().databaseUrl,
-      max: Number(process.env.PG_POOL_MAX ?? 4),
+      max: config().pgPoolMax,
       options: "-c TimeZone=UTC",
       idleTimeoutMillis: 30000,
     });

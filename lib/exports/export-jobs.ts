@@ -1,10 +1,9 @@
 import { type ExportRequest, exportRequestSchema } from "../../schemas/export-request.ts";
 import { BadRequestError } from "../errors.ts";
-import { jobStore } from "../jobs/dynamo-job-store.ts";
 import { abortUpload, deleteObject, presignDownload } from "../jobs/files.ts";
-import { sendJobMessage } from "../jobs/job-queue.ts";
 import { displayTime, type JobRecord, type JobTrigger, type Resource } from "../jobs/job-record.ts";
 import { findJob, newJob } from "../jobs/jobs.ts";
+import { cancel, open } from "../jobs/lifecycle.ts";
 import { jobMetric, logger } from "../observability.ts";
 import { describeError, validatorFor } from "../validation.ts";
 
@@ -57,16 +56,7 @@ export async function startExport(
     ...jobFields,
   });
   job.originalFilename = `${displayTime(job.createdAt)}_exported_${resource}.json`;
-  await jobStore().create(job);
-  try {
-    await sendJobMessage({ kind: "export", appId, jobId: job.jobId, seq: 0 });
-  } catch (error) {
-    await jobStore().update(appId, job.jobId, {
-      status: "failed",
-      errorMessage: "the export could not be queued",
-    });
-    throw error;
-  }
+  await open(job, "the export could not be queued");
   logger.info("export started", { job_id: job.jobId, resource, trigger });
   jobMetric("ExportsStarted", "Count", 1, resource);
   return job;
@@ -83,7 +73,7 @@ export async function downloadUrl(job: JobRecord): Promise<string> {
  */
 export async function deleteExport(appId: string, jobId: string | undefined): Promise<JobRecord> {
   const job = await findJob(appId, "export", jobId);
-  const removed = (await jobStore().delete(appId, job.jobId)) ?? job;
+  const removed = (await cancel(appId, job.jobId)) ?? job;
   await deleteObject(removed.objectKey);
   if (removed.checkpoint?.uploadId)
     await abortUpload(removed.objectKey, removed.checkpoint.uploadId);

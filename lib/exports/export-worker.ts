@@ -1,16 +1,7 @@
-import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  PutObjectTaggingCommand,
-  S3ServiceException,
-  UploadPartCommand,
-} from "@aws-sdk/client-s3";
+import { S3ServiceException } from "@aws-sdk/client-s3";
 import { createSHA256, type IHasher } from "hash-wasm";
 import pg from "pg";
-import { s3 } from "../aws/s3.ts";
 import {
   countExportRows,
   currentMaxId,
@@ -20,31 +11,18 @@ import {
   readExportPage,
 } from "../chat-db/export-queries.ts";
 import { config } from "../config.ts";
-import { jobStore } from "../jobs/dynamo-job-store.ts";
 import { abortUpload, deleteObject } from "../jobs/files.ts";
-import {
-  type InvocationClock,
-  type JobMessage,
-  parseJobMessage,
-  sendJobMessage,
-} from "../jobs/job-queue.ts";
+import type { InvocationClock, JobMessage } from "../jobs/job-queue.ts";
 import type { ExportCheckpoint, JobRecord } from "../jobs/job-record.ts";
+import {
+  type JobOutcome,
+  type Lease,
+  type LeasedWork,
+  PermanentJobError,
+  runLeased,
+} from "../jobs/lifecycle.ts";
 import { jobMetric, logger } from "../observability.ts";
-
-/** What one delivery of an export message achieved. */
-export type ExportOutcome =
-  /** The file is complete and the record says `finished`. */
-  | "finished"
-  /** Time ran low: the position is on the record and a continuation message is queued. */
-  | "continued"
-  /** The data cannot be exported; the record says `failed` with a reason. */
-  | "failed"
-  /** The record was deleted while the export ran; the upload was aborted. */
-  | "cancelled"
-  /** Nothing to do: the record is gone or done, or the message is older than the record. */
-  | "dropped"
-  /** Another invocation holds the job's lease; the message must be tried again later. */
-  | "busy";
+import { completeUpload, createUpload, uploadPart } from "./multipart-upload.ts";
 
 /** Tuning of one run; every value defaults to the service configuration. */
 export interface ExportWorkerOptions {
@@ -58,19 +36,6 @@ export interface ExportWorkerOptions {
   onPart?: (progress: { parts: number; rows: number; bytes: number }) => void | Promise<void>;
 }
 
-/** Raised for an export message that another invocation is working on right now. */
-export class ExportBusyError extends Error {
-  override name = "ExportBusyError";
-}
-
-/** Raised when the data or the job cannot be exported however often it is retried. */
-export class ExportDataError extends Error {
-  override name = "ExportDataError";
-}
-
-/** A continuation may arrive before its sender released the lease: wait this long for it. */
-const HANDOVER_WAIT_MS = 250;
-const HANDOVER_ATTEMPTS = 20;
 /** Progress is written at least every 5 % and at least every this many rows. */
 const PROGRESS_ROWS = 10_000;
 /** Room in a part buffer beyond the part size for the row that crosses it. */
@@ -79,7 +44,6 @@ const PART_SLACK_BYTES = 1024 * 1024;
 const S3_PERMANENT = new Set(["NoSuchUpload", "InvalidPart", "InvalidPartOrder", "EntityTooSmall"]);
 
 function isPermanent(error: unknown): boolean {
-  if (error instanceof ExportDataError) return true;
   // SQLSTATE class 22: data exceptions (unknown time zone, impossible date, ...).
   if (error instanceof pg.DatabaseError) return error.code?.startsWith("22") ?? false;
   return error instanceof S3ServiceException && S3_PERMANENT.has(error.name);
@@ -98,61 +62,22 @@ function reasonOf(error: unknown): string {
  * answers what happened. Safe to call with duplicated, stale or reordered messages.
  * Transient failures (database or storage unreachable) are thrown so that the queue retries.
  */
-export async function runExport(
+export function runExport(
   message: JobMessage,
   clock: InvocationClock,
   options: ExportWorkerOptions = {},
-): Promise<ExportOutcome> {
-  const store = jobStore();
-  const job = await store.get(message.appId, message.jobId);
-  if (job?.kind !== "export" || job.status === "finished" || job.status === "failed") {
-    return "dropped";
-  }
-  if (message.seq < job.seq) return "dropped";
-  const owner = randomUUID();
-  const leased = await acquireLease(job, message, owner, clock);
-  if (typeof leased === "string") return leased;
-  const run = new ExportRun(leased, owner, message.seq, clock, {
-    pageRows: options.pageRows ?? config().exportPageRows,
-    partBytes: options.partBytes ?? config().exportPartBytes,
-    reserveMs: options.reserveMs ?? config().exportReserveMillis,
-    onPart: options.onPart,
-  });
-  return run.execute();
-}
-
-/** Takes the job's lease with one conditional write, waiting briefly for a predecessor's handover. */
-async function acquireLease(
-  job: JobRecord,
-  message: JobMessage,
-  owner: string,
-  clock: InvocationClock,
-): Promise<JobRecord | ExportOutcome> {
-  const store = jobStore();
-  for (let attempt = 0; ; attempt += 1) {
-    const now = Date.now();
-    const leased = await store.update(
-      job.appId,
-      job.jobId,
-      {
-        status: "processing",
-        seq: message.seq,
-        leaseOwner: owner,
-        leaseUntil: now + clock.getRemainingTimeInMillis() + config().exportLeaseMarginMillis,
-      },
-      { statusIn: ["started", "processing"], seqAtMost: message.seq, leaseFreeAt: now },
-    );
-    if (leased) return leased;
-    const current = await store.get(job.appId, job.jobId);
-    if (!current || current.status === "finished" || current.status === "failed") return "dropped";
-    if (message.seq < current.seq) return "dropped";
-    // An older sequence on the record means the holder is handing this message its work.
-    if (current.seq < message.seq && attempt < HANDOVER_ATTEMPTS) {
-      await sleep(HANDOVER_WAIT_MS);
-      continue;
-    }
-    return "busy";
-  }
+): Promise<JobOutcome> {
+  return runLeased(
+    message,
+    clock,
+    (lease) =>
+      new ExportRun(lease, clock, {
+        pageRows: options.pageRows ?? config().exportPageRows,
+        partBytes: options.partBytes ?? config().exportPartBytes,
+        reserveMs: options.reserveMs ?? config().exportReserveMillis,
+        onPart: options.onPart,
+      }),
+  );
 }
 
 /** Starts reading a page; a read left behind by an early return must not crash the process. */
@@ -212,7 +137,8 @@ interface Settings {
  * a full buffer becomes the next part, uploaded while the following rows are read (at most one
  * part in flight). The checkpoint only ever names rows inside uploaded parts.
  */
-class ExportRun {
+class ExportRun implements LeasedWork {
+  private readonly job: JobRecord;
   private checkpoint?: ExportCheckpoint;
   private hasher?: IHasher;
   /** Two part buffers used in turn: one fills while the other is uploaded. */
@@ -222,21 +148,22 @@ class ExportRun {
   private pendingRows = 0;
   /** Rows serialised so far, counting those of earlier invocations. */
   private serialisedRows = 0;
-  /** Upload and checkpoint of the previous part; false when the lease was lost. */
-  private inFlight?: Promise<boolean>;
+  /** Upload and checkpoint of the previous part. */
+  private inFlight?: Promise<void>;
   private partsThisRun = 0;
   private percentage: number;
   private reportedRows = 0;
+  /** The multipart upload was completed: the file exists. */
+  private completed = false;
 
   constructor(
-    private readonly job: JobRecord,
-    private readonly owner: string,
-    private readonly seq: number,
+    private readonly lease: Lease,
     private readonly clock: InvocationClock,
     private readonly settings: Settings,
   ) {
-    this.checkpoint = job.checkpoint;
-    this.percentage = job.percentage;
+    this.job = lease.job;
+    this.checkpoint = this.job.checkpoint;
+    this.percentage = this.job.percentage;
     this.buffers = [new PartBuffer(settings.partBytes), new PartBuffer(settings.partBytes)];
     this.part = this.buffers[0];
   }
@@ -253,24 +180,34 @@ class ExportRun {
     };
   }
 
-  async execute(): Promise<ExportOutcome> {
+  async run(): Promise<JobOutcome> {
     try {
-      if (!this.checkpoint && !(await this.begin())) return this.lostLease();
+      if (!this.checkpoint) await this.begin();
       return await this.write();
     } catch (error) {
       // No checkpoint write may land after the lease is given up.
       await this.settle().catch(() => undefined);
-      if (!isPermanent(error)) {
-        // Let a retry of this message take over at once instead of waiting for the lease to expire.
-        await this.release().catch(() => undefined);
-        throw error;
-      }
-      return this.fail(reasonOf(error), error);
+      if (isPermanent(error)) throw new PermanentJobError(reasonOf(error), null, { cause: error });
+      throw error;
     }
   }
 
+  /** The record was deleted: the file must not outlive it, nor an unfinished upload linger. */
+  async cancelled(): Promise<void> {
+    await this.settle().catch(() => undefined);
+    if (this.completed) await deleteObject(this.job.objectKey);
+    else if (this.checkpoint?.uploadId) {
+      await abortUpload(this.job.objectKey, this.checkpoint.uploadId);
+    }
+  }
+
+  async failed(): Promise<void> {
+    if (this.checkpoint?.uploadId) await abortUpload(this.job.objectKey, this.checkpoint.uploadId);
+    jobMetric("ExportsFailed", MetricUnit.Count, 1, this.job.resource);
+  }
+
   /** First invocation: fixes the row set, opens the multipart upload and stores the checkpoint. */
-  private async begin(): Promise<boolean> {
+  private async begin(): Promise<void> {
     const cutId = await currentMaxId(this.job.resource);
     this.checkpoint = {
       cutId,
@@ -283,15 +220,7 @@ class ExportRun {
       startedAt: new Date().toISOString(),
     };
     this.checkpoint.expectedRows = await countExportRows(this.scope);
-    const { UploadId } = await s3().send(
-      new CreateMultipartUploadCommand({
-        Bucket: config().bucketName,
-        Key: this.job.objectKey,
-        ContentType: "application/json",
-      }),
-    );
-    if (!UploadId) throw new Error("storage answered without an upload id");
-    this.checkpoint.uploadId = UploadId;
+    this.checkpoint.uploadId = await createUpload(this.job.objectKey);
     const hasher = await createSHA256();
     hasher.init();
     this.checkpoint.hashState = Buffer.from(hasher.save()).toString("base64");
@@ -299,10 +228,10 @@ class ExportRun {
       expected_rows: this.checkpoint.expectedRows,
       cut_id: cutId,
     });
-    return this.updateHeld({ checkpoint: this.checkpoint });
+    await this.lease.checkpoint({ checkpoint: this.checkpoint });
   }
 
-  private async write(): Promise<ExportOutcome> {
+  private async write(): Promise<JobOutcome> {
     const checkpoint = this.checkpoint as ExportCheckpoint;
     this.hasher = await createSHA256();
     this.hasher.load(Buffer.from(checkpoint.hashState, "base64"));
@@ -323,12 +252,10 @@ class ExportRun {
         this.part.append(JSON.stringify(row.value));
         this.pendingRows += 1;
         this.serialisedRows += 1;
-        if (this.part.length >= this.settings.partBytes && !(await this.startPart(row.cursor))) {
-          return this.lostLease();
-        }
+        if (this.part.length >= this.settings.partBytes) await this.startPart(row.cursor);
       }
       if (!next) break;
-      if (!(await this.reportProgress())) return this.lostLease();
+      await this.reportProgress();
       // Hand over only after this invocation cut a part, so that every invocation progresses.
       if (
         this.partsThisRun > 0 &&
@@ -340,17 +267,17 @@ class ExportRun {
     return this.finish();
   }
 
-  /** Waits for the part in flight; false when its checkpoint could not be stored (lease lost). */
-  private async settle(): Promise<boolean> {
+  /** Waits for the part in flight (and rethrows its failure, e.g. a lost lease). */
+  private async settle(): Promise<void> {
     const inFlight = this.inFlight;
     this.inFlight = undefined;
-    return inFlight ? inFlight : true;
+    await inFlight;
   }
 
   /** Turns the buffered rows into the next part, once the previous part is stored. */
-  private async startPart(cursor: ExportCursor): Promise<boolean> {
+  private async startPart(cursor: ExportCursor): Promise<void> {
     // Settled: the other buffer's upload is done, so it can take the next rows.
-    if (!(await this.settle())) return false;
+    await this.settle();
     const body = this.part.bytes();
     const rows = this.pendingRows;
     this.part = this.part === this.buffers[0] ? this.buffers[1] : this.buffers[0];
@@ -360,42 +287,34 @@ class ExportRun {
     this.inFlight = this.storePart(body, rows, cursor);
     // Observed at the next settle(); never an unhandled rejection meanwhile.
     this.inFlight.catch(() => undefined);
-    return true;
   }
 
   private async sendPart(body: Buffer, rows: number): Promise<void> {
     const checkpoint = this.checkpoint as ExportCheckpoint;
-    const PartNumber = checkpoint.parts.length + 1;
-    const { ETag } = await s3().send(
-      new UploadPartCommand({
-        Bucket: config().bucketName,
-        Key: this.job.objectKey,
-        UploadId: checkpoint.uploadId,
-        PartNumber,
-        Body: body,
-        ContentLength: body.length,
-      }),
+    const part = await uploadPart(
+      this.job.objectKey,
+      checkpoint.uploadId,
+      checkpoint.parts.length + 1,
+      body,
     );
-    if (!ETag) throw new Error(`storage answered part ${PartNumber} without an ETag`);
     (this.hasher as IHasher).update(body);
-    checkpoint.parts.push({ PartNumber, ETag });
+    checkpoint.parts.push(part);
     checkpoint.rows += rows;
     checkpoint.bytes += body.length;
   }
 
   /** Uploads one part and moves the checkpoint to `cursor`, the part's last row. */
-  private async storePart(body: Buffer, rows: number, cursor: ExportCursor): Promise<boolean> {
+  private async storePart(body: Buffer, rows: number, cursor: ExportCursor): Promise<void> {
     const checkpoint = this.checkpoint as ExportCheckpoint;
     await this.sendPart(body, rows);
     checkpoint.cursor = cursor;
     checkpoint.hashState = Buffer.from((this.hasher as IHasher).save()).toString("base64");
-    if (!(await this.updateHeld({ checkpoint }))) return false;
+    await this.lease.checkpoint({ checkpoint });
     await this.settings.onPart?.({
       parts: checkpoint.parts.length,
       rows: checkpoint.rows,
       bytes: checkpoint.bytes,
     });
-    return true;
   }
 
   private progressPercentage(rows: number): number {
@@ -404,97 +323,44 @@ class ExportRun {
   }
 
   /** Writes `percentage` when 5 % or 10,000 rows passed since the last write; it never falls. */
-  private async reportProgress(): Promise<boolean> {
+  private async reportProgress(): Promise<void> {
     const expected = (this.checkpoint as ExportCheckpoint).expectedRows;
     const step = Math.max(1, Math.min(PROGRESS_ROWS, Math.ceil(expected / 20)));
-    if (this.serialisedRows - this.reportedRows < step) return true;
+    if (this.serialisedRows - this.reportedRows < step) return;
     this.reportedRows = this.serialisedRows;
     const percentage = this.progressPercentage(this.serialisedRows);
-    if (percentage <= this.percentage) return true;
+    if (percentage <= this.percentage) return;
     this.percentage = percentage;
-    return this.updateHeld({ percentage });
+    await this.lease.checkpoint({ percentage });
   }
 
-  private async updateHeld(
-    changes: Partial<JobRecord>,
-    remove: (keyof JobRecord)[] = [],
-  ): Promise<boolean> {
-    const updated = await jobStore().update(
-      this.job.appId,
-      this.job.jobId,
-      changes,
-      { leaseOwner: this.owner },
-      remove,
-    );
-    return updated !== undefined;
-  }
-
-  private release(): Promise<boolean> {
-    return this.updateHeld({}, ["leaseOwner", "leaseUntil"]);
-  }
-
-  /** Queues the continuation first, then releases the lease: a crash in between heals on lease expiry. */
-  private async handOver(): Promise<ExportOutcome> {
-    if (!(await this.settle())) return this.lostLease();
-    const next = this.seq + 1;
-    await sendJobMessage({
-      kind: "export",
-      appId: this.job.appId,
-      jobId: this.job.jobId,
-      seq: next,
-    });
-    if (!(await this.updateHeld({ seq: next }, ["leaseOwner", "leaseUntil"]))) {
-      return this.lostLease();
-    }
+  private async handOver(): Promise<JobOutcome> {
+    await this.settle();
+    await this.lease.handOver();
     const checkpoint = this.checkpoint as ExportCheckpoint;
     logger.info("export continues in a new invocation", {
-      seq: next,
+      seq: this.lease.seq + 1,
       rows: checkpoint.rows,
       parts: checkpoint.parts.length,
     });
     return "continued";
   }
 
-  private async finish(): Promise<ExportOutcome> {
-    if (!(await this.settle())) return this.lostLease();
+  private async finish(): Promise<JobOutcome> {
+    await this.settle();
     const checkpoint = this.checkpoint as ExportCheckpoint;
     // The last part may be small; an empty export still has one part, `[]`.
     this.part.append(this.serialisedRows === 0 ? "[]\n" : "\n]\n");
     await this.sendPart(this.part.bytes(), this.pendingRows);
     const checksum = (this.hasher as IHasher).digest("hex");
-    const bucket = config().bucketName;
-    await s3().send(
-      new CompleteMultipartUploadCommand({
-        Bucket: bucket,
-        Key: this.job.objectKey,
-        UploadId: checkpoint.uploadId,
-        MultipartUpload: { Parts: checkpoint.parts },
-      }),
-    );
-    await s3().send(
-      new PutObjectTaggingCommand({
-        Bucket: bucket,
-        Key: this.job.objectKey,
-        Tagging: { TagSet: [{ Key: "sha256", Value: checksum }] },
-      }),
-    );
-    const finished = await this.updateHeld(
-      {
-        status: "finished",
-        percentage: 100,
-        totalRows: checkpoint.rows,
-        size: checkpoint.bytes,
-        checksumSha256: checksum,
-      },
-      ["checkpoint", "leaseOwner", "leaseUntil"],
-    );
-    if (!finished) {
-      if (await this.recordExists()) return "busy";
-      // Deleted while the last part was on its way: the file must not outlive its record.
-      await deleteObject(this.job.objectKey);
-      logger.info("export cancelled while finishing; file removed");
-      return "cancelled";
-    }
+    await completeUpload(this.job.objectKey, checkpoint.uploadId, checkpoint.parts, checksum);
+    this.completed = true;
+    await this.lease.finish({
+      percentage: 100,
+      totalRows: checkpoint.rows,
+      size: checkpoint.bytes,
+      checksumSha256: checksum,
+    });
     this.recordFinished(checkpoint, checksum);
     return "finished";
   }
@@ -519,64 +385,5 @@ class ExportRun {
     jobMetric("Bytes", MetricUnit.Bytes, checkpoint.bytes, resource);
     jobMetric("DurationMs", MetricUnit.Milliseconds, durationMs, resource);
     jobMetric("RowsPerSecond", MetricUnit.CountPerSecond, rowsPerSecond, resource);
-  }
-
-  private async fail(reason: string, error: unknown): Promise<ExportOutcome> {
-    const failed = await this.updateHeld({ status: "failed", errorMessage: reason }, [
-      "checkpoint",
-      "leaseOwner",
-      "leaseUntil",
-    ]);
-    if (this.checkpoint?.uploadId) await abortUpload(this.job.objectKey, this.checkpoint.uploadId);
-    if (!failed) return this.lostLease();
-    logger.warn("export failed", { reason, error: error as Error });
-    jobMetric("ExportsFailed", MetricUnit.Count, 1, this.job.resource);
-    return "failed";
-  }
-
-  private async recordExists(): Promise<boolean> {
-    return (await jobStore().get(this.job.appId, this.job.jobId)) !== undefined;
-  }
-
-  /**
-   * A write under the lease failed. A deleted record means the export was cancelled: abort the
-   * upload. Otherwise another invocation took over the job and carries on with the same upload.
-   */
-  private async lostLease(): Promise<ExportOutcome> {
-    await this.settle().catch(() => undefined);
-    if (await this.recordExists()) {
-      logger.warn("export lease lost to another invocation");
-      return "busy";
-    }
-    if (this.checkpoint?.uploadId) await abortUpload(this.job.objectKey, this.checkpoint.uploadId);
-    logger.info("export cancelled; upload aborted");
-    return "cancelled";
-  }
-}
-
-/**
- * Handles one SQS record of the export queue. Throws ExportBusyError when another invocation
- * holds the job, so that the record is reported failed and delivered again later.
- */
-export async function processExportRecord(
-  body: string,
-  clock: InvocationClock,
-  options: ExportWorkerOptions = {},
-): Promise<ExportOutcome> {
-  const message = parseJobMessage(body);
-  if (message?.kind !== "export") {
-    logger.warn("export queue message is not an export job message; dropped");
-    return "dropped";
-  }
-  logger.appendKeys({ app_id: message.appId, job_id: message.jobId });
-  try {
-    const outcome = await runExport(message, clock, options);
-    logger.debug("export message handled", { seq: message.seq, outcome });
-    if (outcome === "busy") {
-      throw new ExportBusyError(`export ${message.jobId} is being written by another invocation`);
-    }
-    return outcome;
-  } finally {
-    logger.removeKeys(["app_id", "job_id"]);
   }
 }

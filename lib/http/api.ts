@@ -7,6 +7,7 @@ import type {
   Context,
 } from "aws-lambda";
 import { type Application, authenticate } from "../chat-db/applications.ts";
+import { config } from "../config.ts";
 import { ServiceError, UnauthorizedError } from "../errors.ts";
 import { logger, metrics } from "../observability.ts";
 import { failure } from "./envelope.ts";
@@ -60,10 +61,12 @@ export function errorEnvelope(): MiddlewareObj<APIGatewayProxyEventV2, Result> {
 /**
  * Wraps a route in the one middleware order every HTTP handler uses: Lambda context and the
  * request id (correlation id) in the logger, metrics flushed per request, then the error
- * envelope, then authentication of the application.
+ * envelope, then authentication of the application. The configuration is read and validated
+ * when the handler is created (cold start).
  */
 export function apiHandler(route: Route, options: { authenticate?: boolean } = {}) {
   const mustAuthenticate = options.authenticate ?? true;
+  config();
   return middy<APIGatewayProxyEventV2, Result>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))

@@ -1,11 +1,10 @@
 import { type ImportRequest, importRequestSchema } from "../../schemas/import-request.ts";
 import { BadRequestError, UnsupportedMediaTypeError } from "../errors.ts";
 import type { UploadedFile } from "../http/body.ts";
-import { jobStore } from "../jobs/dynamo-job-store.ts";
 import { putObject } from "../jobs/files.ts";
-import { sendJobMessage } from "../jobs/job-queue.ts";
 import type { JobRecord, Resource } from "../jobs/job-record.ts";
 import { newJob } from "../jobs/jobs.ts";
+import { open } from "../jobs/lifecycle.ts";
 import { jobMetric, logger } from "../observability.ts";
 import { describeError, validatorFor } from "../validation.ts";
 
@@ -87,16 +86,7 @@ export async function startImport(appId: string, upload: ImportUpload): Promise<
  * ways in (a form or an upload) end here.
  */
 export async function queueImport(job: JobRecord): Promise<JobRecord> {
-  await jobStore().create(job);
-  try {
-    await sendJobMessage({ kind: "import", appId: job.appId, jobId: job.jobId, seq: 0 });
-  } catch (error) {
-    await jobStore().update(job.appId, job.jobId, {
-      status: "failed",
-      errors: { Message: "The import could not be queued; send the file again.", Data: null },
-    });
-    throw error;
-  }
+  await open(job, "The import could not be queued; send the file again.");
   logger.info("import started", {
     job_id: job.jobId,
     resource: job.resource,

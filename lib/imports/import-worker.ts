@@ -2,10 +2,16 @@ import { NoSuchKey } from "@aws-sdk/client-s3";
 import { appliedRows, lockApplicationImports, markApplied } from "../chat-db/import-queries.ts";
 import { chatDb, inTransaction } from "../chat-db/pool.ts";
 import { config } from "../config.ts";
-import { jobStore } from "../jobs/dynamo-job-store.ts";
 import { deleteObject, getObject, importProgressKey, putObject } from "../jobs/files.ts";
-import { type InvocationClock, type JobMessage, sendJobMessage } from "../jobs/job-queue.ts";
+import type { InvocationClock, JobMessage } from "../jobs/job-queue.ts";
 import type { ImportErrors, JobRecord, Resource } from "../jobs/job-record.ts";
+import {
+  type JobOutcome,
+  type Lease,
+  type LeasedWork,
+  PermanentJobError,
+  runLeased,
+} from "../jobs/lifecycle.ts";
 import { jobMetric, logger } from "../observability.ts";
 import { importComments } from "./comments.ts";
 import { ImportFileError, instant, parseImportFile } from "./file-rows.ts";
@@ -20,62 +26,14 @@ const IMPORTERS: Record<Resource, ImporterFactory> = {
   comments: importComments,
 };
 
-/** Only a job still on its way may change; a finished or failed import never changes again. */
-const OPEN = { statusIn: ["started" as const, "processing" as const] };
-
 type Outcome =
   | { status: "finished"; rows: number; replayed?: boolean }
   | { status: "failed"; errors: ImportErrors; rows: number }
-  /** Time ran low while preparing: progress is saved and a continuation message is queued. */
+  /** Time ran low while preparing: the progress is saved for the next invocation. */
   | { status: "continued" };
 
 /** Preparation (password hashing) moves the percentage from 0 to this, in steps of 5. */
 const PREPARED_PERCENTAGE = 90;
-
-async function finish(
-  job: JobRecord,
-  outcome: Exclude<Outcome, { status: "continued" }>,
-): Promise<void> {
-  // From the request to the end, across every invocation the job took.
-  const seconds = Math.max((Date.now() - Date.parse(job.createdAt)) / 1000, 0.001);
-  if (outcome.status === "finished") {
-    await jobStore().update(
-      job.appId,
-      job.jobId,
-      {
-        status: "finished",
-        totalRows: outcome.rows,
-        percentage: 100,
-        errors: { Message: "", Data: null },
-      },
-      OPEN,
-    );
-    logger.info("import finished", {
-      rows: outcome.rows,
-      dry_run: job.dryRun ?? false,
-      replayed: outcome.replayed ?? false,
-      seconds,
-    });
-    jobMetric("ImportsFinished", "Count", 1, job.resource);
-    if (!outcome.replayed && !job.dryRun) {
-      jobMetric("ImportRows", "Count", outcome.rows, job.resource);
-      jobMetric("ImportRowsPerSecond", "Count/Second", outcome.rows / seconds, job.resource);
-    }
-  } else {
-    await jobStore().update(
-      job.appId,
-      job.jobId,
-      { status: "failed", totalRows: 0, errors: outcome.errors },
-      OPEN,
-    );
-    logger.info("import failed", {
-      reason: outcome.errors.Message,
-      problems: outcome.errors.Data?.length ?? 0,
-    });
-    jobMetric("ImportsFailed", "Count", 1, job.resource);
-  }
-  jobMetric("ImportDuration", "Seconds", seconds, job.resource);
-}
 
 function failed(message: string, data: ImportErrors["Data"] = null): Outcome {
   return { status: "failed", errors: { Message: message, Data: data }, rows: 0 };
@@ -97,7 +55,8 @@ async function earlierProgress(key: string): Promise<string[]> {
  * progress on the job record (at most one write per 5 %). `resumed()` tells whether it went on
  * from saved progress, which is then removed when the job ends.
  */
-function preparation(job: JobRecord, clock: InvocationClock): Preparation & { resumed(): boolean } {
+function preparation(lease: Lease, clock: InvocationClock): Preparation & { resumed(): boolean } {
+  const job = lease.job;
   const key = importProgressKey(job.appId, job.jobId);
   let resumed = false;
   let shown = job.percentage;
@@ -119,7 +78,7 @@ function preparation(job: JobRecord, clock: InvocationClock): Preparation & { re
       if (percentage <= shown) return;
       shown = percentage;
       writes = writes
-        .then(() => jobStore().update(job.appId, job.jobId, { percentage }, OPEN))
+        .then(() => lease.checkpoint({ percentage }))
         .then(
           () => {},
           (error) => logger.warn("import progress not recorded", { error }),
@@ -129,7 +88,7 @@ function preparation(job: JobRecord, clock: InvocationClock): Preparation & { re
 }
 
 /** Validates every row and, when all pass and this is no dry run, writes them in one transaction. */
-async function runImport(job: JobRecord, work: Preparation): Promise<Outcome> {
+async function importRows(job: JobRecord, work: Preparation): Promise<Outcome> {
   const already = await appliedRows(chatDb(), job.jobId);
   if (already !== undefined) return { status: "finished", rows: already, replayed: true };
 
@@ -162,11 +121,7 @@ async function runImport(job: JobRecord, work: Preparation): Promise<Outcome> {
   }
   if (job.dryRun) return { status: "finished", rows: rows.length };
 
-  if (!(await session.prepare(work))) {
-    await sendJobMessage({ kind: "import", appId: job.appId, jobId: job.jobId, seq: job.seq + 1 });
-    logger.info("import continues in a new invocation");
-    return { status: "continued" };
-  }
+  if (!(await session.prepare(work))) return { status: "continued" };
   return inTransaction(async (client) => {
     await lockApplicationImports(client, job.appId);
     const replay = await appliedRows(client, job.jobId);
@@ -181,36 +136,79 @@ async function runImport(job: JobRecord, work: Preparation): Promise<Outcome> {
   });
 }
 
-/**
- * Handles one import message. Redelivery is harmless: a finished or failed job is left alone,
- * and rows are written in one transaction with a marker, so they are never written twice.
- * When the invocation runs short of time while hashing passwords, the hashes so far are saved
- * and a continuation message finishes the job in another invocation.
- */
-export async function processImportMessage(
-  message: JobMessage,
-  clock: InvocationClock,
-): Promise<void> {
-  logger.appendKeys({ app_id: message.appId, job_id: message.jobId });
-  try {
-    const job = await jobStore().get(message.appId, message.jobId);
-    if (job?.kind !== "import") {
-      logger.warn("import message for a job that does not exist; dropped");
-      return;
+/** One invocation's work on an import job, under its lease. */
+class ImportRun implements LeasedWork {
+  private readonly work: ReturnType<typeof preparation>;
+
+  constructor(
+    private readonly lease: Lease,
+    clock: InvocationClock,
+  ) {
+    this.work = preparation(lease, clock);
+  }
+
+  private get job(): JobRecord {
+    return this.lease.job;
+  }
+
+  async run(): Promise<JobOutcome> {
+    const outcome = await importRows(this.job, this.work);
+    if (outcome.status === "continued") {
+      await this.lease.handOver();
+      logger.info("import continues in a new invocation", { seq: this.lease.seq + 1 });
+      return "continued";
     }
-    if (job.status === "finished" || job.status === "failed") return;
-    const claimed = await jobStore().update(job.appId, job.jobId, { status: "processing" }, OPEN);
-    if (!claimed) return;
-    const work = preparation(claimed, clock);
-    const outcome = await runImport(claimed, work);
-    if (outcome.status === "continued") return;
-    await finish(claimed, outcome);
-    if (work.resumed()) {
-      await deleteObject(importProgressKey(job.appId, job.jobId)).catch((error) =>
+    if (outcome.status === "failed") {
+      throw new PermanentJobError(outcome.errors.Message, outcome.errors.Data);
+    }
+    await this.lease.finish({
+      totalRows: outcome.rows,
+      percentage: 100,
+      errors: { Message: "", Data: null },
+    });
+    const seconds = this.seconds();
+    logger.info("import finished", {
+      rows: outcome.rows,
+      dry_run: this.job.dryRun ?? false,
+      replayed: outcome.replayed ?? false,
+      seconds,
+    });
+    jobMetric("ImportsFinished", "Count", 1, this.job.resource);
+    if (!outcome.replayed && !this.job.dryRun) {
+      jobMetric("ImportRows", "Count", outcome.rows, this.job.resource);
+      jobMetric("ImportRowsPerSecond", "Count/Second", outcome.rows / seconds, this.job.resource);
+    }
+    await this.ended();
+    return "finished";
+  }
+
+  async failed(): Promise<void> {
+    jobMetric("ImportsFailed", "Count", 1, this.job.resource);
+    await this.ended();
+  }
+
+  /** From the request to the end, across every invocation the job took. */
+  private seconds(): number {
+    return Math.max((Date.now() - Date.parse(this.job.createdAt)) / 1000, 0.001);
+  }
+
+  private async ended(): Promise<void> {
+    jobMetric("ImportDuration", "Seconds", this.seconds(), this.job.resource);
+    if (this.work.resumed()) {
+      await deleteObject(importProgressKey(this.job.appId, this.job.jobId)).catch((error) =>
         logger.warn("import progress not removed; it expires with the upload", { error }),
       );
     }
-  } finally {
-    logger.removeKeys(["app_id", "job_id"]);
   }
+}
+
+/**
+ * Handles one import message. Redelivery is harmless: a finished or failed job is left alone, a
+ * job another invocation holds is "busy", and rows are written in one transaction with a marker,
+ * so they are never written twice. When the invocation runs short of time while hashing
+ * passwords, the hashes so far are saved and a continuation message finishes the job in another
+ * invocation.
+ */
+export function runImport(message: JobMessage, clock: InvocationClock): Promise<JobOutcome> {
+  return runLeased(message, clock, (lease) => new ImportRun(lease, clock));
 }

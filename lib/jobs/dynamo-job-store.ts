@@ -10,58 +10,82 @@ import {
 import { dynamo } from "../aws/dynamodb.ts";
 import { config } from "../config.ts";
 import type { JobKind, JobRecord } from "./job-record.ts";
-import type { JobCondition, JobStore } from "./job-store.ts";
+import type { JobCondition, JobStore, NightlyGuard } from "./job-store.ts";
+import {
+  EXPIRY_ATTRIBUTE,
+  fromJobItem,
+  jobKey,
+  jobListKey,
+  LIST_INDEX,
+  nightlyGuardKey,
+  toJobItem,
+} from "./table-keys.ts";
 
-/** Name of the index listing an application's jobs of one kind by creation time. */
-export const LIST_INDEX = "by-created";
-
-type Item = JobRecord & { pk: string; sk: string; listKey: string; listSort: string };
-
-function toItem(job: JobRecord): Item {
-  return {
-    ...job,
-    pk: job.appId,
-    sk: job.jobId,
-    listKey: `${job.appId}#${job.kind}`,
-    listSort: `${job.createdAt}#${job.jobId}`,
-  };
+/** Runs a conditional write; false when its condition failed. */
+async function conditionally(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
 }
 
-function fromItem(item: Record<string, unknown> | undefined): JobRecord | undefined {
-  if (!item) return undefined;
-  const { pk: _pk, sk: _sk, listKey: _lk, listSort: _ls, ...job } = item as unknown as Item;
-  return job;
+/** A condition as a DynamoDB condition expression, its names and values added to the maps given. */
+function conditionExpression(
+  condition: JobCondition,
+  names: Record<string, string>,
+  values: Record<string, unknown>,
+): string {
+  const conditions = ["attribute_exists(pk)"];
+  if (condition.statusIn) {
+    names["#status"] = "status";
+    const keys = condition.statusIn.map((status, i) => {
+      values[`:cs${i}`] = status;
+      return `:cs${i}`;
+    });
+    conditions.push(`#status IN (${keys.join(", ")})`);
+  }
+  if (condition.leaseHeldBy !== undefined) {
+    names["#leaseOwner"] = "leaseOwner";
+    values[":cLeaseOwner"] = condition.leaseHeldBy;
+    conditions.push("#leaseOwner = :cLeaseOwner");
+  }
+  if (condition.leaseFreeAt !== undefined) {
+    names["#leaseUntil"] = "leaseUntil";
+    values[":cLeaseFree"] = condition.leaseFreeAt;
+    conditions.push("(attribute_not_exists(#leaseUntil) OR #leaseUntil < :cLeaseFree)");
+  }
+  if (condition.seqAtMost !== undefined) {
+    names["#seq"] = "seq";
+    values[":cSeq"] = condition.seqAtMost;
+    conditions.push("#seq <= :cSeq");
+  }
+  return conditions.join(" AND ");
 }
 
-/** Job records in one DynamoDB table: key (app id, job id), so no app can reach another's job. */
+/** Job records and nightly guards in one DynamoDB table (layout: `table-keys.ts`). */
 export class DynamoJobStore implements JobStore {
   constructor(private readonly table = config().jobsTable) {}
 
-  async create(job: JobRecord): Promise<boolean> {
-    try {
-      await dynamo().send(
+  create(job: JobRecord): Promise<boolean> {
+    return conditionally(() =>
+      dynamo().send(
         new PutCommand({
           TableName: this.table,
-          Item: toItem(job),
+          Item: toJobItem(job),
           ConditionExpression: "attribute_not_exists(pk)",
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async get(appId: string, jobId: string): Promise<JobRecord | undefined> {
     const { Item } = await dynamo().send(
-      new GetCommand({
-        TableName: this.table,
-        Key: { pk: appId, sk: jobId },
-        ConsistentRead: true,
-      }),
+      new GetCommand({ TableName: this.table, Key: jobKey(appId, jobId), ConsistentRead: true }),
     );
-    return fromItem(Item);
+    return fromJobItem(Item);
   }
 
   async list(appId: string, kind: JobKind, page: number, pageSize: number): Promise<JobRecord[]> {
@@ -75,14 +99,14 @@ export class DynamoJobStore implements JobStore {
           TableName: this.table,
           IndexName: LIST_INDEX,
           KeyConditionExpression: "listKey = :key",
-          ExpressionAttributeValues: { ":key": `${appId}#${kind}` },
+          ExpressionAttributeValues: { ":key": jobListKey(appId, kind) },
           ScanIndexForward: false,
           ExclusiveStartKey: startKey,
           Limit: Math.min(skip + pageSize - seen, 200),
         }),
       );
       for (const item of output.Items ?? []) {
-        if (seen >= skip) found.push(fromItem(item) as JobRecord);
+        if (seen >= skip) found.push(fromJobItem(item) as JobRecord);
         seen += 1;
       }
       startKey = output.LastEvaluatedKey;
@@ -95,7 +119,7 @@ export class DynamoJobStore implements JobStore {
     jobId: string,
     changes: Partial<JobRecord>,
     condition: JobCondition = {},
-    remove: (keyof JobRecord)[] = [],
+    remove: readonly (keyof JobRecord)[] = [],
   ): Promise<JobRecord | undefined> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
@@ -113,49 +137,26 @@ export class DynamoJobStore implements JobStore {
       names[`#${key}`] = key;
       return `#${key}`;
     });
-    const conditions = ["attribute_exists(pk)"];
-    if (condition.statusIn) {
-      names["#status"] = "status";
-      const keys = condition.statusIn.map((status, i) => {
-        values[`:cs${i}`] = status;
-        return `:cs${i}`;
-      });
-      conditions.push(`#status IN (${keys.join(", ")})`);
-    }
-    if (condition.leaseOwner !== undefined) {
-      names["#leaseOwner"] = "leaseOwner";
-      values[":cLeaseOwner"] = condition.leaseOwner;
-      conditions.push("#leaseOwner = :cLeaseOwner");
-    }
-    if (condition.leaseFreeAt !== undefined) {
-      names["#leaseUntil"] = "leaseUntil";
-      values[":cLeaseFree"] = condition.leaseFreeAt;
-      conditions.push("(attribute_not_exists(#leaseUntil) OR #leaseUntil < :cLeaseFree)");
-    }
-    if (condition.seqAtMost !== undefined) {
-      names["#seq"] = "seq";
-      values[":cSeq"] = condition.seqAtMost;
-      conditions.push("#seq <= :cSeq");
-    }
     const expression = [
       sets.length ? `SET ${sets.join(", ")}` : "",
       removes.length ? `REMOVE ${removes.join(", ")}` : "",
     ]
       .filter(Boolean)
       .join(" ");
+    const ConditionExpression = conditionExpression(condition, names, values);
     try {
       const { Attributes } = await dynamo().send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: appId, sk: jobId },
+          Key: jobKey(appId, jobId),
           UpdateExpression: expression,
-          ConditionExpression: conditions.join(" AND "),
+          ConditionExpression,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
           ReturnValues: "ALL_NEW",
         }),
       );
-      return fromItem(Attributes);
+      return fromJobItem(Attributes);
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
@@ -166,18 +167,59 @@ export class DynamoJobStore implements JobStore {
     const { Attributes } = await dynamo().send(
       new DeleteCommand({
         TableName: this.table,
-        Key: { pk: appId, sk: jobId },
+        Key: jobKey(appId, jobId),
         ReturnValues: "ALL_OLD",
       }),
     );
-    return fromItem(Attributes);
+    return fromJobItem(Attributes);
   }
-}
 
-let store: JobStore | undefined;
+  claimNightly(guard: NightlyGuard, staleBefore: number): Promise<boolean> {
+    const now = Date.now();
+    return conditionally(() =>
+      dynamo().send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            ...nightlyGuardKey(guard.appId, guard.day, guard.resource),
+            state: "claimed",
+            jobId: guard.jobId,
+            claimedAt: now,
+            [EXPIRY_ATTRIBUTE]: Math.floor(now / 1000) + config().retentionDays * 86400,
+          },
+          ConditionExpression:
+            "attribute_not_exists(pk) OR (#state = :claimed AND claimedAt < :stale)",
+          ExpressionAttributeNames: { "#state": "state" },
+          ExpressionAttributeValues: { ":claimed": "claimed", ":stale": staleBefore },
+        }),
+      ),
+    );
+  }
 
-/** The job store of this container. */
-export function jobStore(): JobStore {
-  store ??= new DynamoJobStore();
-  return store;
+  async markNightlyCreated(guard: NightlyGuard): Promise<void> {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: nightlyGuardKey(guard.appId, guard.day, guard.resource),
+        UpdateExpression: "SET #state = :created",
+        ConditionExpression: "jobId = :jobId",
+        ExpressionAttributeNames: { "#state": "state" },
+        ExpressionAttributeValues: { ":created": "created", ":jobId": guard.jobId },
+      }),
+    );
+  }
+
+  async releaseNightly(guard: NightlyGuard): Promise<void> {
+    // Another run's claim stays where it is.
+    await conditionally(() =>
+      dynamo().send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: nightlyGuardKey(guard.appId, guard.day, guard.resource),
+          ConditionExpression: "jobId = :jobId",
+          ExpressionAttributeValues: { ":jobId": guard.jobId },
+        }),
+      ),
+    );
+  }
 }

@@ -1,25 +1,42 @@
-import type { JobKind, JobRecord, JobStatus } from "./job-record.ts";
+import { DynamoJobStore } from "./dynamo-job-store.ts";
+import type { JobKind, JobRecord, JobStatus, Resource } from "./job-record.ts";
 
-/** Conditions a change must meet; a change whose condition fails changes nothing. */
+/**
+ * What must hold for a change to apply; a change whose condition fails changes nothing. Only the
+ * job lifecycle (`lifecycle.ts`) builds these: every status change, lease and message sequence
+ * check of every kind of job is one of its named transitions.
+ */
 export interface JobCondition {
-  statusIn?: JobStatus[];
-  /** The caller must hold the lease. */
-  leaseOwner?: string;
-  /** The lease must be free (absent or expired at this epoch millisecond). */
+  statusIn?: readonly JobStatus[];
+  /** The lease must be held by this owner. */
+  leaseHeldBy?: string;
+  /** The lease must be free: absent or expired at this epoch millisecond. */
   leaseFreeAt?: number;
-  /** The record's sequence must not be above this. */
+  /** The record's message sequence must not be above this. */
   seqAtMost?: number;
 }
 
-/** Persistence of job records. Handlers and workers depend on this, not on DynamoDB. */
+/** The one nightly export of an application, day and resource. */
+export interface NightlyGuard {
+  appId: string;
+  day: string;
+  resource: Resource;
+  /** The job this run means to create. */
+  jobId: string;
+}
+
+/**
+ * Persistence of job records and nightly guards. Everything else depends on this interface,
+ * never on DynamoDB: `dynamo-job-store.ts` is the service's, `memory-job-store.ts` the unit tests'.
+ */
 export interface JobStore {
-  /** Stores a new record; false when a record with that id (or idempotency key) exists. */
+  /** Stores a new record; false when a record with that id exists. */
   create(job: JobRecord): Promise<boolean>;
   get(appId: string, jobId: string): Promise<JobRecord | undefined>;
   /** One page (1-based) of an application's jobs of one kind, newest first. */
   list(appId: string, kind: JobKind, page: number, pageSize: number): Promise<JobRecord[]>;
   /**
-   * Applies `changes` when the record exists and meets `condition`.
+   * Applies `changes` (and removes `remove`) when the record exists and meets `condition`.
    * @returns the record after the change, or undefined when it is gone or the condition failed
    */
   update(
@@ -27,8 +44,30 @@ export interface JobStore {
     jobId: string,
     changes: Partial<JobRecord>,
     condition?: JobCondition,
-    remove?: (keyof JobRecord)[],
+    remove?: readonly (keyof JobRecord)[],
   ): Promise<JobRecord | undefined>;
   /** Deletes the record; returns it as it was, or undefined when there was none. */
   delete(appId: string, jobId: string): Promise<JobRecord | undefined>;
+  /**
+   * Claims a nightly guard: succeeds when nobody claimed it, or when the earlier claim was made
+   * before `staleBefore` (epoch ms) and never led to a job.
+   */
+  claimNightly(guard: NightlyGuard, staleBefore: number): Promise<boolean>;
+  /** Marks a claimed guard as having created its job. */
+  markNightlyCreated(guard: NightlyGuard): Promise<void>;
+  /** Gives a claim up (only this run's own) so that a rerun tries again. */
+  releaseNightly(guard: NightlyGuard): Promise<void>;
+}
+
+let store: JobStore | undefined;
+
+/** The job store of this container (DynamoDB unless a test put another in its place). */
+export function jobStore(): JobStore {
+  store ??= new DynamoJobStore();
+  return store;
+}
+
+/** Puts another store in place of DynamoDB's (the unit tests' in-memory store); undefined restores it. */
+export function useJobStore(replacement: JobStore | undefined): void {
+  store = replacement;
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { config } from "../config.ts";
 import { NotFoundError } from "../errors.ts";
 import { isJobId } from "../http/params.ts";
-import { jobStore } from "./dynamo-job-store.ts";
+import { jobStore } from "./job-store.ts";
 import { objectKey } from "./files.ts";
 import type { JobKind, JobRecord, Resource } from "./job-record.ts";
 

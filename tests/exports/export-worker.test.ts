@@ -2,8 +2,9 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { s3 } from "../../lib/aws/s3.ts";
 import { config } from "../../lib/config.ts";
-import { type ExportOutcome, runExport } from "../../lib/exports/export-worker.ts";
-import { jobStore } from "../../lib/jobs/dynamo-job-store.ts";
+import { runExport } from "../../lib/exports/export-worker.ts";
+import type { JobOutcome } from "../../lib/jobs/lifecycle.ts";
+import { jobStore } from "../../lib/jobs/job-store.ts";
 import { objectKey } from "../../lib/jobs/files.ts";
 import { type JobMessage, sendJobMessage } from "../../lib/jobs/job-queue.ts";
 import { newJob } from "../../lib/jobs/jobs.ts";
@@ -25,8 +26,8 @@ const SMALL = { pageRows: 300, partBytes: 64 * 1024 };
 async function runInSlices(
   message: JobMessage,
   options = SMALL,
-): Promise<{ outcomes: ExportOutcome[]; invocations: number }> {
-  const outcomes: ExportOutcome[] = [];
+): Promise<{ outcomes: JobOutcome[]; invocations: number }> {
+  const outcomes: JobOutcome[] = [];
   let next = message;
   for (;;) {
     const outcome = await runExport(next, clock(0), options);

@@ -2,7 +2,7 @@ import { fork } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runExport } from "../../lib/exports/export-worker.ts";
-import { jobStore } from "../../lib/jobs/dynamo-job-store.ts";
+import { jobStore } from "../../lib/jobs/job-store.ts";
 import {
   download,
   getExport,
@@ -32,7 +32,7 @@ describe("a worker killed in the middle of an export", () => {
     const message = await takeExportMessage(crashedId);
     const child = fork(join(import.meta.dirname, "export-child.ts"), {
       execArgv: ["--import", "tsx"],
-      env: { ...process.env, EXPORT_LEASE_MARGIN_MS: "0" },
+      env: { ...process.env, LEASE_MARGIN_MS: "0" },
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
     const exited = new Promise((resolve) => child.once("exit", resolve));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { chatDb } from "../../lib/chat-db/pool.ts";
-import { processImportMessage } from "../../lib/imports/import-worker.ts";
+import { runImport } from "../../lib/imports/import-worker.ts";
 import { getImport, postImport } from "../imports/support.ts";
 import { newApp, unhurried } from "../support/harness.ts";
 
@@ -36,7 +36,7 @@ describe("the chat database lost in the middle of an import", () => {
     await blocker.query("BEGIN");
     await blocker.query("LOCK TABLE import_jobs_applied IN EXCLUSIVE MODE");
     // Settled into a value at once, so that its rejection is never "unhandled" while we wait.
-    const attempt = processImportMessage(message, unhurried).then(
+    const attempt = runImport(message, unhurried).then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -63,14 +63,14 @@ describe("the chat database lost in the middle of an import", () => {
     expect(halfway.status).not.toBe("failed");
 
     // SQS delivers the message again: the import completes, each row exactly once.
-    await processImportMessage(message, unhurried);
+    await runImport(message, unhurried);
     expect(await userCount(app.appId)).toBe(3000);
     const done = await getImport(app, jobId);
     expect(done.status).toBe("finished");
     expect(done.total_rows).toBe(3000);
 
     // A further duplicate delivery changes nothing.
-    await processImportMessage(message, unhurried);
+    await runImport(message, unhurried);
     expect(await userCount(app.appId)).toBe(3000);
   }, 60_000);
 });

@@ -4,7 +4,7 @@ import { ChangeMessageVisibilityCommand, ReceiveMessageCommand } from "@aws-sdk/
 import type { SQSBatchResponse } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sqs } from "../../lib/aws/sqs.ts";
-import { jobStore } from "../../lib/jobs/dynamo-job-store.ts";
+import { jobStore } from "../../lib/jobs/job-store.ts";
 import type { JobMessage } from "../../lib/jobs/job-queue.ts";
 import { parseJobMessage } from "../../lib/jobs/job-queue.ts";
 import { freePort } from "../../scripts/local/emulators.ts";
@@ -35,7 +35,7 @@ beforeAll(async () => {
     env: {
       ...process.env,
       AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${deadPort}`,
-      EXPORT_LEASE_MARGIN_MS: "0",
+      LEASE_MARGIN_MS: "0",
     },
     stdio: ["ignore", "ignore", "ignore", "ipc"],
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { processImportMessage } from "../../lib/imports/import-worker.ts";
-import { jobStore } from "../../lib/jobs/dynamo-job-store.ts";
+import { runImport } from "../../lib/imports/import-worker.ts";
+import { jobStore } from "../../lib/jobs/job-store.ts";
 import { sendJobMessage } from "../../lib/jobs/job-queue.ts";
 import { newApp, unhurried } from "../support/harness.ts";
 import {
@@ -46,8 +46,8 @@ describe("import delivery", () => {
     const jobId = posted.body.results.backup_history.unique_id;
     const message = { kind: "import" as const, appId: app.appId, jobId, seq: 0 };
     await Promise.all([
-      processImportMessage(message, unhurried),
-      processImportMessage(message, unhurried),
+      runImport(message, unhurried),
+      runImport(message, unhurried),
     ]);
     expect(await getImport(app, jobId)).toMatchObject({ status: "finished", total_rows: 3 });
     expect(await countRows(app.appId, "users")).toBe(3);
@@ -59,7 +59,7 @@ describe("import delivery", () => {
     const job = await importOk(app, "users", [user(), user()]);
     // The record as a worker that died right after its commit would have left it.
     await jobStore().update(app.appId, job.unique_id, { status: "processing", totalRows: 0 });
-    await processImportMessage(
+    await runImport(
       { kind: "import", appId: app.appId, jobId: job.unique_id, seq: 0 },
       unhurried,
     );
@@ -73,7 +73,7 @@ describe("import delivery", () => {
   it("given a finished import, when its message comes again after other data landed, then it stays finished", async () => {
     const app = await newApp();
     const job = await importOk(app, "users", [user()]);
-    await processImportMessage(
+    await runImport(
       { kind: "import", appId: app.appId, jobId: job.unique_id, seq: 0 },
       unhurried,
     );

@@ -1,0 +1,73 @@
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectTaggingCommand,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { s3 } from "../aws/s3.ts";
+import { config } from "../config.ts";
+
+/** A stored part of a multipart upload, as CompleteMultipartUpload wants it. */
+export interface UploadedPart {
+  PartNumber: number;
+  ETag: string;
+}
+
+/** Opens a multipart upload of a JSON file; returns its upload id. */
+export async function createUpload(key: string): Promise<string> {
+  const { UploadId } = await s3().send(
+    new CreateMultipartUploadCommand({
+      Bucket: config().bucketName,
+      Key: key,
+      ContentType: "application/json",
+    }),
+  );
+  if (!UploadId) throw new Error("storage answered without an upload id");
+  return UploadId;
+}
+
+/** Uploads one part (1-based number). */
+export async function uploadPart(
+  key: string,
+  uploadId: string,
+  partNumber: number,
+  body: Buffer,
+): Promise<UploadedPart> {
+  const { ETag } = await s3().send(
+    new UploadPartCommand({
+      Bucket: config().bucketName,
+      Key: key,
+      UploadId: uploadId,
+      PartNumber: partNumber,
+      Body: body,
+      ContentLength: body.length,
+    }),
+  );
+  if (!ETag) throw new Error(`storage answered part ${partNumber} without an ETag`);
+  return { PartNumber: partNumber, ETag };
+}
+
+/** Completes the upload from its parts and tags the file with its SHA-256. */
+export async function completeUpload(
+  key: string,
+  uploadId: string,
+  parts: UploadedPart[],
+  sha256: string,
+): Promise<void> {
+  const bucket = config().bucketName;
+  await s3().send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: key,
+      UploadId: uploadId,
+      MultipartUpload: { Parts: parts },
+    }),
+  );
+  await s3().send(
+    new PutObjectTaggingCommand({
+      Bucket: bucket,
+      Key: key,
+      Tagging: { TagSet: [{ Key: "sha256", Value: sha256 }] },
+    }),
+  );
+}
