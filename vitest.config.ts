@@ -2,9 +2,27 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["tests/**/*.test.ts"],
-    globalSetup: ["tests/support/global-setup.ts"],
-    setupFiles: ["tests/support/setup-env.ts"],
+    projects: [
+      {
+        extends: true,
+        // The fast tier: the job lifecycle and its consumer against in-memory fakes, no emulators.
+        test: {
+          name: "unit",
+          include: ["tests/**/*.unit.test.ts"],
+          setupFiles: ["tests/support/unit-env.ts"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["tests/**/*.test.ts"],
+          exclude: ["tests/**/*.unit.test.ts"],
+          globalSetup: ["tests/support/global-setup.ts"],
+          setupFiles: ["tests/support/setup-env.ts"],
+        },
+      },
+    ],
     // Test files share one local stack (emulators and PostgreSQL) and its queues: run them one
     // after another so that a file never consumes another file's queue messages.
     fileParallelism: false,

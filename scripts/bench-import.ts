@@ -1,10 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
-import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import bcrypt from "bcryptjs";
-import { lambdaContext } from "./local/lambda-runtime.ts";
-import { sqsEvent } from "./local/sqs-event.ts";
+import { deliverBatch } from "./local/deliver.ts";
 import { type LocalStack, startScratchStack } from "./local/stack.ts";
 
 /** What one import run measured, from the upload to the job's end. */
@@ -135,32 +133,13 @@ export async function benchImport(
     const app = { appId: `bench-${randomUUID().slice(0, 8)}`, secret: randomUUID() };
     await upsertApplication(app);
 
-    const deliver = async () => {
-      const queueUrl = local.queues.ImportQueue as string;
-      const { Messages = [] } = await sqs().send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: 1,
-          WaitTimeSeconds: 1,
-        }),
-      );
-      if (!Messages.length) return;
-      const event = sqsEvent(
-        Messages.map((message) => ({
-          body: message.Body ?? "",
-          messageId: message.MessageId,
-          receiptHandle: message.ReceiptHandle,
-        })),
-        "arn:aws:sqs:us-east-1:000000000000:imports",
-      );
-      const fn = local.runtime.definition("importWorker");
-      await local.runtime.invoke("importWorker", event, lambdaContext(fn));
-      for (const message of Messages) {
-        await sqs().send(
-          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
-        );
-      }
-    };
+    const deliver = () =>
+      deliverBatch(local.runtime, sqs(), {
+        functionName: "importWorker",
+        queueUrl: local.queues.ImportQueue as string,
+        queueArn: "arn:aws:sqs:us-east-1:000000000000:imports",
+        batchSize: 1,
+      });
 
     /** Uploads a file through the HTTP API and delivers queue messages until the job ends. */
     const run = async (type: string, text: string): Promise<ImportRunResult> => {

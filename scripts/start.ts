@@ -19,6 +19,8 @@ const stack = await startLocalStack({
   },
   dbPassword: env.LOCAL_DB_PASSWORD ?? "chat-local",
   awsInChildProcess: true,
+  // Every function runs in this one process: each invocation logs under its own function name.
+  isolateInvocations: true,
   demoApps: [
     {
       appId: env.DEMO_APP_ID ?? "demo-app",

@@ -3,8 +3,8 @@ import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-s
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { sqs } from "../lib/aws/sqs.ts";
-import { jobStore } from "../lib/jobs/job-store.ts";
 import type { JobRecord } from "../lib/jobs/job-record.ts";
+import { jobStore } from "../lib/jobs/job-store.ts";
 import { newJob } from "../lib/jobs/jobs.ts";
 import { sqsEvent } from "../scripts/local/sqs-event.ts";
 import { call, drainQueue, newApp, runtime, stack } from "./support/harness.ts";

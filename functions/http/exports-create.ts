@@ -2,8 +2,8 @@ import { startExport, validateExportRequest } from "../../lib/exports/export-job
 import { apiHandler } from "../../lib/http/api.ts";
 import { parseFields } from "../../lib/http/body.ts";
 import { ok } from "../../lib/http/envelope.ts";
+import { exportView } from "../../lib/http/views.ts";
 import { withIdempotencyKey } from "../../lib/jobs/idempotency.ts";
-import { exportView } from "../../lib/jobs/job-record.ts";
 
 const createExport = withIdempotencyKey(
   "export",

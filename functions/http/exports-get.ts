@@ -1,7 +1,7 @@
 import { downloadUrl } from "../../lib/exports/export-jobs.ts";
 import { apiHandler } from "../../lib/http/api.ts";
 import { ok } from "../../lib/http/envelope.ts";
-import { exportView } from "../../lib/jobs/job-record.ts";
+import { exportView } from "../../lib/http/views.ts";
 import { findJob } from "../../lib/jobs/jobs.ts";
 
 /** GET /api/v2.1/rest/exports/:id */

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { apiHandler } from "../../lib/http/api.ts";
 import { parseJsonObject, parseMultipart } from "../../lib/http/body.ts";
 import { ok } from "../../lib/http/envelope.ts";
+import { importView } from "../../lib/http/views.ts";
 import {
   type ImportUpload,
   importBodyKind,
@@ -12,7 +13,6 @@ import {
 } from "../../lib/imports/import-jobs.ts";
 import { startUploadedImport, validateStartRequest } from "../../lib/imports/uploads.ts";
 import { withIdempotencyKey } from "../../lib/jobs/idempotency.ts";
-import { importView } from "../../lib/jobs/job-record.ts";
 import type { ImportFromUploadRequest } from "../../schemas/import-upload.ts";
 
 interface ImportFingerprint {

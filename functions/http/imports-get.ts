@@ -1,6 +1,6 @@
 import { apiHandler } from "../../lib/http/api.ts";
 import { ok } from "../../lib/http/envelope.ts";
-import { importView } from "../../lib/jobs/job-record.ts";
+import { importView } from "../../lib/http/views.ts";
 import { findJob } from "../../lib/jobs/jobs.ts";
 
 /** GET /api/v2.1/rest/imports/:id, with every row error */

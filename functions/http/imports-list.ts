@@ -1,7 +1,7 @@
 import { apiHandler } from "../../lib/http/api.ts";
 import { ok } from "../../lib/http/envelope.ts";
 import { pageParam } from "../../lib/http/params.ts";
-import { importView } from "../../lib/jobs/job-record.ts";
+import { importView } from "../../lib/http/views.ts";
 import { listJobs } from "../../lib/jobs/jobs.ts";
 
 /** GET /api/v2.1/rest/imports?page=N (errors summarised; the job itself has them in full) */

@@ -1,12 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { dynamo } from "../aws/dynamodb.ts";
 import { type Application, listNightlyApplications } from "../chat-db/applications.ts";
-import { config } from "../config.ts";
 import { BadRequestError } from "../errors.ts";
 import { objectKey } from "../jobs/files.ts";
 import { RESOURCES, type Resource } from "../jobs/job-record.ts";
+import { jobStore } from "../jobs/job-store.ts";
 import { logger, metrics } from "../observability.ts";
 import { isTimeZone, startExport, validateExportRequest } from "./export-jobs.ts";
 
@@ -55,70 +52,6 @@ export function isCalendarDay(day: string): boolean {
   return new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) === day;
 }
 
-function guardKey(appId: string, day: string, resource: Resource) {
-  // No listKey: the guard never appears in an application's job list.
-  return { pk: appId, sk: `nightly#${day}#${resource}` };
-}
-
-/**
- * Claims the one nightly export of (app, day, resource). Succeeds when nobody claimed it yet, or
- * when an earlier claim is stale (its invocation died before creating the job).
- */
-async function claim(appId: string, day: string, resource: Resource, jobId: string) {
-  const now = Date.now();
-  try {
-    await dynamo().send(
-      new PutCommand({
-        TableName: config().jobsTable,
-        Item: {
-          ...guardKey(appId, day, resource),
-          state: "claimed",
-          jobId,
-          claimedAt: now,
-          expiresAt: Math.floor(now / 1000) + config().retentionDays * 86400,
-        },
-        ConditionExpression:
-          "attribute_not_exists(pk) OR (#state = :claimed AND claimedAt < :stale)",
-        ExpressionAttributeNames: { "#state": "state" },
-        ExpressionAttributeValues: { ":claimed": "claimed", ":stale": now - STALE_CLAIM_MS },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
-}
-
-async function markCreated(appId: string, day: string, resource: Resource, jobId: string) {
-  await dynamo().send(
-    new UpdateCommand({
-      TableName: config().jobsTable,
-      Key: guardKey(appId, day, resource),
-      UpdateExpression: "SET #state = :created",
-      ConditionExpression: "jobId = :jobId",
-      ExpressionAttributeNames: { "#state": "state" },
-      ExpressionAttributeValues: { ":created": "created", ":jobId": jobId },
-    }),
-  );
-}
-
-/** Gives the claim up so that a rerun tries again. */
-async function release(appId: string, day: string, resource: Resource, jobId: string) {
-  await dynamo()
-    .send(
-      new DeleteCommand({
-        TableName: config().jobsTable,
-        Key: guardKey(appId, day, resource),
-        ConditionExpression: "jobId = :jobId",
-        ExpressionAttributeValues: { ":jobId": jobId },
-      }),
-    )
-    .catch((error: unknown) => {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    });
-}
-
 async function exportOne(
   app: Application,
   resource: Resource,
@@ -127,7 +60,10 @@ async function exportOne(
 ): Promise<NightlyOutcome> {
   const base = { appId: app.appId, resource, day, timezone };
   const jobId = randomUUID();
-  if (!(await claim(app.appId, day, resource, jobId))) return { ...base, outcome: "exists" };
+  const guard = { appId: app.appId, day, resource, jobId };
+  if (!(await jobStore().claimNightly(guard, Date.now() - STALE_CLAIM_MS))) {
+    return { ...base, outcome: "exists" };
+  }
   try {
     const request = validateExportRequest({
       type: resource,
@@ -139,7 +75,7 @@ async function exportOne(
       jobId,
       objectKey: objectKey("export", app.appId, jobId),
     });
-    await markCreated(app.appId, day, resource, jobId);
+    await jobStore().markNightlyCreated(guard);
     return { ...base, outcome: "created", jobId: job.jobId };
   } catch (error) {
     logger.error("nightly export could not be created", {
@@ -149,14 +85,16 @@ async function exportOne(
       day,
       error: error as Error,
     });
-    await release(app.appId, day, resource, jobId).catch((releaseError: unknown) =>
-      logger.error("nightly claim could not be released", {
-        app_id: app.appId,
-        resource,
-        day,
-        error: releaseError as Error,
-      }),
-    );
+    await jobStore()
+      .releaseNightly(guard)
+      .catch((releaseError: unknown) =>
+        logger.error("nightly claim could not be released", {
+          app_id: app.appId,
+          resource,
+          day,
+          error: releaseError as Error,
+        }),
+      );
     return { ...base, outcome: "failed", jobId, error: (error as Error).message };
   }
 }

@@ -1,12 +1,11 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import busboy from "busboy";
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from "../errors.ts";
+import type { UploadedFile as ImportedFile } from "../imports/import-jobs.ts";
 
-export interface UploadedFile {
-  fieldName: string;
-  filename: string;
+/** A file of a multipart form, with the content type its sender gave it. */
+export interface UploadedFile extends ImportedFile {
   contentType: string;
-  content: Buffer;
 }
 
 export interface ParsedForm {

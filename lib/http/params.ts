@@ -11,10 +11,3 @@ export function pageParam(query: Record<string, string | undefined>): number {
   }
   return Number(raw);
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** True when `id` has the shape of a job's unique id. */
-export function isJobId(id: string | undefined): id is string {
-  return typeof id === "string" && UUID.test(id);
-}

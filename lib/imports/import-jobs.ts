@@ -1,6 +1,5 @@
 import { type ImportRequest, importRequestSchema } from "../../schemas/import-request.ts";
 import { BadRequestError, UnsupportedMediaTypeError } from "../errors.ts";
-import type { UploadedFile } from "../http/body.ts";
 import { putObject } from "../jobs/files.ts";
 import type { JobRecord, Resource } from "../jobs/job-record.ts";
 import { newJob } from "../jobs/jobs.ts";
@@ -10,6 +9,14 @@ import { describeError, validatorFor } from "../validation.ts";
 
 /** The largest import file: 4 MiB, so that the base64 request stays under Lambda's 6 MB. */
 export const MAX_IMPORT_BYTES = 4 * 1024 * 1024;
+
+/** A file as a client sent it. */
+export interface UploadedFile {
+  /** The form field it came in. */
+  fieldName: string;
+  filename: string;
+  content: Buffer;
+}
 
 /** A valid import request: what to import, the file, and whether to only validate it. */
 export interface ImportUpload {

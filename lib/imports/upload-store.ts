@@ -3,6 +3,7 @@ import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { dynamo } from "../aws/dynamodb.ts";
 import { config } from "../config.ts";
 import type { Resource } from "../jobs/job-record.ts";
+import { uploadKey } from "../jobs/table-keys.ts";
 
 /** A file a client was allowed to upload for one import, kept in the jobs table until it expires. */
 export interface UploadRecord {
@@ -20,12 +21,6 @@ export interface UploadRecord {
   jobId?: string;
   /** Epoch seconds after which DynamoDB removes the record (TTL). */
   expiresAt: number;
-}
-
-// An upload record lives in its application's partition, beside the job records but never listed
-// with them (it has no list key).
-function uploadKey(appId: string, uploadId: string) {
-  return { pk: appId, sk: `upload#${uploadId}` };
 }
 
 /** Persistence of upload records; the handlers depend on this, not on DynamoDB. */

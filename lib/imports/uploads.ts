@@ -7,9 +7,8 @@ import {
 } from "../../schemas/import-upload.ts";
 import { config } from "../config.ts";
 import { BadRequestError, ConflictError, PayloadTooLargeError } from "../errors.ts";
-import { isJobId } from "../http/params.ts";
 import { displayTime, type JobRecord, type Resource } from "../jobs/job-record.ts";
-import { newJob } from "../jobs/jobs.ts";
+import { isJobId, newJob } from "../jobs/jobs.ts";
 import { describeError, validatorFor } from "../validation.ts";
 import { queueImport } from "./import-jobs.ts";
 import { presignUpload, uploadedSize, uploadObjectKey } from "./upload-files.ts";

@@ -9,6 +9,7 @@ import { dynamoClient } from "../aws/dynamodb.ts";
 import { config } from "../config.ts";
 import { BadRequestError, ConflictError } from "../errors.ts";
 import type { JobKind } from "./job-record.ts";
+import { IDEMPOTENCY_KEYS } from "./table-keys.ts";
 
 /** A key is remembered for this long; the same key within it returns the same job. */
 export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60;
@@ -44,10 +45,7 @@ export function withIdempotencyKey<R, P, T>(
       {
         persistenceStore: new DynamoDBPersistenceLayer({
           tableName: config().jobsTable,
-          keyAttr: "pk",
-          sortKeyAttr: "sk",
-          staticPkValue: "#idempotency",
-          expiryAttr: "expiresAt",
+          ...IDEMPOTENCY_KEYS,
           awsSdkV3Client: dynamoClient(),
         }),
         config: new IdempotencyConfig({

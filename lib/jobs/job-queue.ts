@@ -21,15 +21,34 @@ function queueUrl(kind: JobKind): string {
   return url;
 }
 
+/** Where job messages go. Everything else depends on this, not on SQS. */
+export interface JobQueue {
+  send(message: JobMessage, delaySeconds?: number): Promise<void>;
+}
+
+/** Job messages on the SQS queue of their kind. */
+export const sqsJobQueue: JobQueue = {
+  async send(message, delaySeconds = 0) {
+    await sqs().send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl(message.kind),
+        MessageBody: JSON.stringify(message),
+        DelaySeconds: delaySeconds,
+      }),
+    );
+  },
+};
+
+let queue: JobQueue = sqsJobQueue;
+
+/** Puts another queue in place of SQS (the unit tests' in-memory queue); undefined restores it. */
+export function useJobQueue(replacement: JobQueue | undefined): void {
+  queue = replacement ?? sqsJobQueue;
+}
+
 /** Puts a job message on its kind's queue. */
-export async function sendJobMessage(message: JobMessage, delaySeconds = 0): Promise<void> {
-  await sqs().send(
-    new SendMessageCommand({
-      QueueUrl: queueUrl(message.kind),
-      MessageBody: JSON.stringify(message),
-      DelaySeconds: delaySeconds,
-    }),
-  );
+export function sendJobMessage(message: JobMessage, delaySeconds = 0): Promise<void> {
+  return queue.send(message, delaySeconds);
 }
 
 /** Reads a job message body; undefined when it is not one. */

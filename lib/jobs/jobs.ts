@@ -1,12 +1,18 @@
 import { randomUUID } from "node:crypto";
 import { config } from "../config.ts";
 import { NotFoundError } from "../errors.ts";
-import { isJobId } from "../http/params.ts";
-import { jobStore } from "./job-store.ts";
 import { objectKey } from "./files.ts";
 import type { JobKind, JobRecord, Resource } from "./job-record.ts";
+import { jobStore } from "./job-store.ts";
 
 export const PAGE_SIZE = 20;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True when `id` has the shape of a job's unique id (a UUID). */
+export function isJobId(id: string | undefined): id is string {
+  return typeof id === "string" && UUID.test(id);
+}
 
 /** A fresh job record in status `started`. */
 export function newJob(

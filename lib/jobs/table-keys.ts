@@ -8,6 +8,7 @@ import type { JobKind, JobRecord, Resource } from "./job-record.ts";
  * |---|---|---|---|
  * | job record | app id | job id | `listKey` = `<app>#<kind>`, `listSort` = `<createdAt>#<job id>` |
  * | nightly guard | app id | `nightly#<day>#<resource>` | no |
+ * | import upload | app id | `upload#<upload id>` | no |
  * | idempotency key | `#idempotency` | Powertools' hash of (kind, app, key) | no |
  *
  * `serverless.yml` declares the same attribute names (table, index and TTL attribute).
@@ -63,4 +64,9 @@ export function fromJobItem(item: Record<string, unknown> | undefined): JobRecor
 /** The guard that lets one nightly export of (application, day, resource) exist. It has no list key. */
 export function nightlyGuardKey(appId: string, day: string, resource: Resource): ItemKey {
   return { pk: appId, sk: `nightly#${day}#${resource}` };
+}
+
+/** An upload of a large import file; it lives beside the application's jobs, never listed with them. */
+export function uploadKey(appId: string, uploadId: string): ItemKey {
+  return { pk: appId, sk: `upload#${uploadId}` };
 }

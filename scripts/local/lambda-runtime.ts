@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { InvokeStore, InvokeStoreBase } from "@aws/lambda-invoke-store";
 import type { Context } from "aws-lambda";
 import type { FunctionDefinition } from "./serverless-definition.ts";
 
@@ -29,14 +30,37 @@ export function lambdaContext(
   };
 }
 
-/** Loads each function's handler module once, the way the Lambda runtime would. */
+/** How many invocations the local runtime lets share one process (Lambda's own setting). */
+const MAX_CONCURRENCY = "64";
+
+/**
+ * The invocation store Lambda's runtime keeps when invocations share a process. Powertools scopes
+ * log keys and the Lambda context to the invocation through it, so that a line logged by one
+ * function never carries another's name or job.
+ */
+async function invokeStore() {
+  const store = await InvokeStore.getInstanceAsync(true);
+  process.env.AWS_LAMBDA_MAX_CONCURRENCY ??= MAX_CONCURRENCY;
+  return store;
+}
+
+/**
+ * Loads each function's handler module once and invokes it the way Lambda's runtime does. With
+ * `isolateInvocations`, every invocation runs in its own context although all functions share
+ * this one process (as in `npm start`); only a process whose every handler call goes through
+ * `invoke` may turn it on, since Powertools then expects an invocation context everywhere.
+ */
 export class LambdaRuntime {
   private readonly handlers = new Map<string, Promise<Handler>>();
+  private readonly store?: ReturnType<typeof invokeStore>;
 
   constructor(
     private readonly rootDir: string,
     readonly functions: FunctionDefinition[],
-  ) {}
+    options: { isolateInvocations?: boolean } = {},
+  ) {
+    if (options.isolateInvocations) this.store = invokeStore();
+  }
 
   definition(name: string): FunctionDefinition {
     const fn = this.functions.find((candidate) => candidate.name === name);
@@ -47,8 +71,13 @@ export class LambdaRuntime {
   /** Invokes a function by name with an event, like `aws lambda invoke`. */
   async invoke(name: string, event: unknown, context?: Context): Promise<unknown> {
     const fn = this.definition(name);
+    const store = await this.store;
     const handler = await this.load(fn);
-    return handler(event, context ?? lambdaContext(fn));
+    const invocation = context ?? lambdaContext(fn);
+    if (!store) return handler(event, invocation);
+    return store.run({ [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: invocation.awsRequestId }, () =>
+      handler(event, invocation),
+    );
   }
 
   private load(fn: FunctionDefinition): Promise<Handler> {

@@ -31,6 +31,8 @@ export interface LocalStackOptions {
   demoApps?: DemoApp[];
   /** Run the AWS emulators in a child process so that they get a core of their own. */
   awsInChildProcess?: boolean;
+  /** Give every invocation its own log context (only where nothing calls a handler directly). */
+  isolateInvocations?: boolean;
   /** Extra environment for the functions (overrides the defaults). */
   env?: Record<string, string>;
 }
@@ -105,7 +107,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     for (const app of options.demoApps ?? []) await upsertApplication(app);
 
-    const runtime = new LambdaRuntime(ROOT_DIR, definition.functions);
+    const runtime = new LambdaRuntime(ROOT_DIR, definition.functions, {
+      isolateInvocations: options.isolateInvocations,
+    });
     const server: Server = await startHttpGateway(runtime, options.httpPort, {
       throttle: definition.httpApiThrottle,
     });

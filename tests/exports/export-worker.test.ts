@@ -3,11 +3,11 @@ import { describe, expect, it } from "vitest";
 import { s3 } from "../../lib/aws/s3.ts";
 import { config } from "../../lib/config.ts";
 import { runExport } from "../../lib/exports/export-worker.ts";
-import type { JobOutcome } from "../../lib/jobs/lifecycle.ts";
-import { jobStore } from "../../lib/jobs/job-store.ts";
 import { objectKey } from "../../lib/jobs/files.ts";
 import { type JobMessage, sendJobMessage } from "../../lib/jobs/job-queue.ts";
+import { jobStore } from "../../lib/jobs/job-store.ts";
 import { newJob } from "../../lib/jobs/jobs.ts";
+import type { JobOutcome } from "../../lib/jobs/lifecycle.ts";
 import { call, clock, newApp, type TestApp } from "../support/harness.ts";
 import {
   deliverExport,

@@ -4,9 +4,9 @@ import { ChangeMessageVisibilityCommand, ReceiveMessageCommand } from "@aws-sdk/
 import type { SQSBatchResponse } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sqs } from "../../lib/aws/sqs.ts";
-import { jobStore } from "../../lib/jobs/job-store.ts";
 import type { JobMessage } from "../../lib/jobs/job-queue.ts";
 import { parseJobMessage } from "../../lib/jobs/job-queue.ts";
+import { jobStore } from "../../lib/jobs/job-store.ts";
 import { freePort } from "../../scripts/local/emulators.ts";
 import {
   getExport,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { runImport } from "../../lib/imports/import-worker.ts";
-import { jobStore } from "../../lib/jobs/job-store.ts";
 import { sendJobMessage } from "../../lib/jobs/job-queue.ts";
+import { jobStore } from "../../lib/jobs/job-store.ts";
 import { newApp, unhurried } from "../support/harness.ts";
 import {
   comment,
@@ -45,10 +45,7 @@ describe("import delivery", () => {
     const posted = await postImport(app, "users", JSON.stringify([user(), user(), user()]));
     const jobId = posted.body.results.backup_history.unique_id;
     const message = { kind: "import" as const, appId: app.appId, jobId, seq: 0 };
-    await Promise.all([
-      runImport(message, unhurried),
-      runImport(message, unhurried),
-    ]);
+    await Promise.all([runImport(message, unhurried), runImport(message, unhurried)]);
     expect(await getImport(app, jobId)).toMatchObject({ status: "finished", total_rows: 3 });
     expect(await countRows(app.appId, "users")).toBe(3);
     await settle(app, jobId);
@@ -59,10 +56,7 @@ describe("import delivery", () => {
     const job = await importOk(app, "users", [user(), user()]);
     // The record as a worker that died right after its commit would have left it.
     await jobStore().update(app.appId, job.unique_id, { status: "processing", totalRows: 0 });
-    await runImport(
-      { kind: "import", appId: app.appId, jobId: job.unique_id, seq: 0 },
-      unhurried,
-    );
+    await runImport({ kind: "import", appId: app.appId, jobId: job.unique_id, seq: 0 }, unhurried);
     expect(await getImport(app, job.unique_id)).toMatchObject({
       status: "finished",
       total_rows: 2,
@@ -73,10 +67,7 @@ describe("import delivery", () => {
   it("given a finished import, when its message comes again after other data landed, then it stays finished", async () => {
     const app = await newApp();
     const job = await importOk(app, "users", [user()]);
-    await runImport(
-      { kind: "import", appId: app.appId, jobId: job.unique_id, seq: 0 },
-      unhurried,
-    );
+    await runImport({ kind: "import", appId: app.appId, jobId: job.unique_id, seq: 0 }, unhurried);
     const again = await getImport(app, job.unique_id);
     expect(again).toMatchObject({ status: "finished", total_rows: 1 });
     expect(again.errors).toEqual({ Message: "", Data: null });

@@ -1,17 +1,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import {
-  ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
-  ReceiveMessageCommand,
-} from "@aws-sdk/client-sqs";
-import type { SQSBatchResponse } from "aws-lambda";
 import { inject } from "vitest";
 import { sqs } from "../../lib/aws/sqs.ts";
 import { upsertApplication } from "../../lib/chat-db/applications.ts";
 import type { InvocationClock } from "../../lib/jobs/job-queue.ts";
-import { LambdaRuntime, lambdaContext } from "../../scripts/local/lambda-runtime.ts";
+import { deliverBatch } from "../../scripts/local/deliver.ts";
+import { LambdaRuntime } from "../../scripts/local/lambda-runtime.ts";
 import { loadServiceDefinition } from "../../scripts/local/serverless-definition.ts";
-import { sqsEvent } from "../../scripts/local/sqs-event.ts";
 import { ROOT_DIR } from "../../scripts/local/stack.ts";
 import { assertDocumentedResponse } from "./openapi-check.ts";
 
@@ -93,60 +87,23 @@ export async function drainQueue(
   queue: "ExportQueue" | "ImportQueue" | "DeadLetterQueue",
   options: { maxMessages?: number; budgetMs?: number } = {},
 ): Promise<number> {
-  const functionName = {
-    ExportQueue: "exportWorker",
-    ImportQueue: "importWorker",
-    DeadLetterQueue: "deadLetter",
-  }[queue];
-  const queueUrl = stack.queues[queue] as string;
+  const binding = {
+    functionName: {
+      ExportQueue: "exportWorker",
+      ImportQueue: "importWorker",
+      DeadLetterQueue: "deadLetter",
+    }[queue],
+    queueUrl: stack.queues[queue] as string,
+    queueArn: `arn:aws:sqs:us-east-1:000000000000:${queue}`,
+    batchSize: 1,
+  };
   const max = options.maxMessages ?? 500;
   let delivered = 0;
   let idle = 0;
   while (delivered < max && idle < 2) {
-    const { Messages = [] } = await sqs().send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 1,
-        WaitTimeSeconds: 1,
-        MessageSystemAttributeNames: ["All"],
-      }),
-    );
-    if (Messages.length === 0) {
-      idle += 1;
-      continue;
-    }
-    idle = 0;
-    const event = sqsEvent(
-      Messages.map((message) => ({
-        body: message.Body ?? "",
-        messageId: message.MessageId,
-        receiptHandle: message.ReceiptHandle,
-        receiveCount: message.Attributes?.ApproximateReceiveCount,
-      })),
-      `arn:aws:sqs:us-east-1:000000000000:${queue}`,
-    );
-    const fn = runtime.definition(functionName);
-    const result = (await runtime.invoke(
-      functionName,
-      event,
-      lambdaContext(fn, options.budgetMs),
-    )) as SQSBatchResponse;
-    const failed = new Set(result?.batchItemFailures?.map((item) => item.itemIdentifier));
-    for (const message of Messages) {
-      await sqs().send(
-        failed.has(message.MessageId as string)
-          ? (new ChangeMessageVisibilityCommand({
-              QueueUrl: queueUrl,
-              ReceiptHandle: message.ReceiptHandle,
-              VisibilityTimeout: 0,
-            }) as never)
-          : (new DeleteMessageCommand({
-              QueueUrl: queueUrl,
-              ReceiptHandle: message.ReceiptHandle,
-            }) as never),
-      );
-    }
-    delivered += Messages.length;
+    const count = await deliverBatch(runtime, sqs(), binding, { budgetMs: options.budgetMs });
+    idle = count === 0 ? idle + 1 : 0;
+    delivered += count;
   }
   return delivered;
 }

@@ -1,0 +1,44 @@
+import { displayTime, type ImportErrors, type JobRecord } from "../jobs/job-record.ts";
+
+/** The export record exactly as the API shows it. */
+export function exportView(job: JobRecord, downloadUrl = "") {
+  return {
+    created_at: displayTime(job.createdAt),
+    download_url: downloadUrl,
+    error_message: job.errorMessage,
+    original_filename: job.originalFilename,
+    percentage: job.percentage,
+    resource_name: job.resource,
+    size: job.size,
+    status: job.status,
+    total_rows: job.totalRows,
+    unique_id: job.jobId,
+    start_date: job.startDate ?? "",
+    end_date: job.endDate ?? "",
+    timezone: job.timezone ?? "UTC",
+    checksum_sha256: job.checksumSha256 ?? "",
+    trigger: job.trigger,
+  };
+}
+
+/** The import record exactly as the API shows it; `withErrors` false keeps list pages light. */
+export function importView(job: JobRecord, withErrors = true) {
+  const errors = job.errors ?? { Message: "", Data: null };
+  return {
+    created_at: displayTime(job.createdAt),
+    errors: withErrors ? errors : summariseErrors(errors),
+    original_filename: job.originalFilename,
+    percentage: job.percentage,
+    resource_name: job.resource,
+    size: job.size,
+    status: job.status,
+    total_rows: job.totalRows,
+    unique_id: job.jobId,
+    dry_run: job.dryRun ?? false,
+  };
+}
+
+function summariseErrors(errors: ImportErrors) {
+  if (!errors.Message) return {};
+  return { Message: errors.Message, Data: null };
+}

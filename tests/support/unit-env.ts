@@ -1,0 +1,15 @@
+// The unit tier runs without any emulator or database: the configuration only has to be valid.
+// Nothing here is ever connected to; a test that reached for AWS or PostgreSQL would fail.
+Object.assign(process.env, {
+  JOBS_TABLE: "unit-jobs",
+  BUCKET_NAME: "unit-files",
+  DATABASE_URL: "postgres://unit@127.0.0.1:1/unit",
+  AWS_REGION: "us-east-1",
+  AWS_ENDPOINT_URL_DYNAMODB: "http://127.0.0.1:1",
+  AWS_ENDPOINT_URL_SQS: "http://127.0.0.1:1",
+  AWS_ENDPOINT_URL_S3: "http://127.0.0.1:1",
+  EXPORT_QUEUE_URL: "http://127.0.0.1:1/exports",
+  IMPORT_QUEUE_URL: "http://127.0.0.1:1/imports",
+  LOG_LEVEL: "CRITICAL",
+  POWERTOOLS_METRICS_DISABLED: "true",
+});
