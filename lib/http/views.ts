@@ -1,7 +1,8 @@
+import type { ExportJob, ImportJob } from "../../schemas/job-records.ts";
 import { displayTime, type ImportErrors, type JobRecord } from "../jobs/job-record.ts";
 
-/** The export record exactly as the API shows it. */
-export function exportView(job: JobRecord, downloadUrl = "") {
+/** The export record exactly as the API shows it (and as `schemas/job-records.ts` describes it). */
+export function exportView(job: JobRecord, downloadUrl = ""): ExportJob {
   return {
     created_at: displayTime(job.createdAt),
     download_url: downloadUrl,
@@ -21,8 +22,11 @@ export function exportView(job: JobRecord, downloadUrl = "") {
   };
 }
 
-/** The import record exactly as the API shows it; `withErrors` false keeps list pages light. */
-export function importView(job: JobRecord, withErrors = true) {
+/**
+ * The import record exactly as the API shows it (and as `schemas/job-records.ts` describes it);
+ * `withErrors` false keeps list pages light.
+ */
+export function importView(job: JobRecord, withErrors = true): ImportJob {
   const errors = job.errors ?? { Message: "", Data: null };
   return {
     created_at: displayTime(job.createdAt),
