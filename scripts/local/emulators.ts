@@ -68,6 +68,8 @@ export async function startEmulators(options: {
   persistent?: boolean;
   /** Run the AWS emulators in a child process (their own core); default in-process. */
   awsInChildProcess?: boolean;
+  /** Extra PostgreSQL server settings, e.g. `{ autovacuum: "off" }`. */
+  postgresSettings?: Record<string, string>;
 }): Promise<Emulators> {
   const { stateDir } = options;
   if (options.fresh) rmSync(stateDir, { recursive: true, force: true });
@@ -103,6 +105,10 @@ export async function startEmulators(options: {
         "full_page_writes=off",
         "-c",
         "listen_addresses=127.0.0.1",
+        ...Object.entries(options.postgresSettings ?? {}).flatMap(([name, value]) => [
+          "-c",
+          `${name}=${value}`,
+        ]),
       ],
       onLog: () => {},
       onError: () => {},

@@ -35,6 +35,8 @@ export interface LocalStackOptions {
   isolateInvocations?: boolean;
   /** Extra environment for the functions (overrides the defaults). */
   env?: Record<string, string>;
+  /** Extra PostgreSQL server settings (benchmarks). */
+  postgresSettings?: Record<string, string>;
 }
 
 export interface LocalStack {
@@ -58,6 +60,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     dbPassword: options.dbPassword,
     fresh: options.fresh,
     awsInChildProcess: options.awsInChildProcess,
+    postgresSettings: options.postgresSettings,
   });
   const cleanups: (() => Promise<void>)[] = [() => emulators.stop()];
   const stop = async () => {

@@ -1,0 +1,108 @@
+import type { IHasher } from "hash-wasm";
+import type { ExportCursor } from "../chat-db/export-queries.ts";
+import { PartBuffer } from "./export-file.ts";
+
+/** A stored part, as CompleteMultipartUpload wants it. */
+export interface StoredPart {
+  PartNumber: number;
+  ETag: string;
+}
+
+/** The position of a file (or of one key range of it) after its stored parts. */
+export interface PartProgress {
+  /** Last row inside the stored parts. */
+  cursor?: ExportCursor;
+  parts: StoredPart[];
+  rows: number;
+  bytes: number;
+  /** Serialised SHA-256 state of the stored parts' bytes, in order (base64). */
+  hashState: string;
+}
+
+/** Where the pipeline sends parts and how it records them. */
+export interface PartSink {
+  upload(partNumber: number, body: Buffer): Promise<StoredPart>;
+  /** Called after each part is stored and `progress` moved past it: persist the checkpoint. */
+  stored(progress: PartProgress): Promise<void>;
+}
+
+/**
+ * Cuts serialised rows into multipart-upload parts. Two buffers are used in turn: one fills while
+ * the other is uploaded (at most one part in flight, so parts are hashed and recorded in order).
+ * `progress` only ever names rows inside stored parts: a crash re-reads the rest.
+ */
+export class PartPipeline {
+  private readonly buffers: [PartBuffer, PartBuffer];
+  /** The buffer rows are written to now. */
+  part: PartBuffer;
+  private pendingRows = 0;
+  private inFlight?: Promise<void>;
+  /** Parts stored by this pipeline (not counting earlier invocations). */
+  partsStored = 0;
+  partsStarted = 0;
+
+  constructor(
+    private readonly partBytes: number,
+    readonly progress: PartProgress,
+    private readonly hasher: IHasher,
+    private readonly sink: PartSink,
+    /** Number of the next part (1-based; a key range starts at its own number). */
+    private nextPartNumber: number,
+  ) {
+    this.buffers = [new PartBuffer(partBytes), new PartBuffer(partBytes)];
+    this.part = this.buffers[0];
+  }
+
+  /** Counts one row written into `part`; true when the part is full and should be cut. */
+  rowWritten(): boolean {
+    this.pendingRows += 1;
+    return this.part.length >= this.partBytes;
+  }
+
+  /** Starts storing the buffered rows (ending at `cursor`) as the next part. */
+  async cut(cursor: ExportCursor): Promise<void> {
+    // Settled: the other buffer's upload is done, so it can take the next rows.
+    await this.settle();
+    const body = this.part.bytes();
+    const rows = this.pendingRows;
+    this.part = this.part === this.buffers[0] ? this.buffers[1] : this.buffers[0];
+    this.part.clear();
+    this.pendingRows = 0;
+    this.partsStarted += 1;
+    this.inFlight = this.store(body, rows, cursor);
+    // Observed at the next settle(); never an unhandled rejection meanwhile.
+    this.inFlight.catch(() => undefined);
+  }
+
+  /** Waits for the part in flight (and rethrows its failure, e.g. a lost lease). */
+  async settle(): Promise<void> {
+    const inFlight = this.inFlight;
+    this.inFlight = undefined;
+    await inFlight;
+  }
+
+  /** Stores what is buffered as the last part (it may be small) without moving the cursor. */
+  async storeLast(): Promise<void> {
+    await this.settle();
+    await this.send(this.part.bytes(), this.pendingRows);
+    this.pendingRows = 0;
+    this.part.clear();
+  }
+
+  private async send(body: Buffer, rows: number): Promise<void> {
+    const part = await this.sink.upload(this.nextPartNumber, body);
+    this.nextPartNumber += 1;
+    this.hasher.update(body);
+    this.progress.parts.push(part);
+    this.progress.rows += rows;
+    this.progress.bytes += body.length;
+    this.progress.hashState = Buffer.from(this.hasher.save()).toString("base64");
+  }
+
+  private async store(body: Buffer, rows: number, cursor: ExportCursor): Promise<void> {
+    await this.send(body, rows);
+    this.progress.cursor = cursor;
+    this.partsStored += 1;
+    await this.sink.stored(this.progress);
+  }
+}
