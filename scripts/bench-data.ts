@@ -20,7 +20,7 @@ export async function generateChatData(
   appId: string,
   comments: number,
 ): Promise<GeneratedChat> {
-  const users = Math.max(2, Math.min(20_000, Math.ceil(comments / 50)));
+  const users = Math.max(3, Math.min(20_000, Math.ceil(comments / 50)));
   const rooms = Math.max(1, Math.min(5_000, Math.ceil(comments / 200)));
   const { rows: userRows } = await db.query<{ first: number }>(
     `WITH inserted AS (

@@ -9,6 +9,8 @@ export interface ExportBenchResult {
   rows: number;
   /** Export wall time through the API: POST → the record says `finished`. */
   seconds: number;
+  /** Of `seconds`: POST until a worker took the job (API, queue delivery, lease). */
+  pickupSeconds: number;
   /** PostgreSQL's own `COPY (SELECT row_to_json(t) FROM comments t ...) TO STDOUT`, same rows, same run. */
   copySeconds: number;
   /** seconds / copySeconds: how far the export is from the database's own JSON dump. */
@@ -52,6 +54,11 @@ export async function benchExport(rows: number): Promise<ExportBenchResult> {
     const generateSeconds = (performance.now() - generateStart) / 1000;
     const statisticsRows = await statistics(chatDb());
 
+    // A first small export loads the functions' code, as a warm Lambda container has it.
+    const warmUp = { appId: `${app.appId}-warm`, secret: app.secret };
+    await upsertApplication(warmUp);
+    await generateChatData(chatDb(), warmUp.appId, 100);
+    await exportThroughApi(stack.url, warmUp);
     // The dump runs twice: the first warms the cache the export will find warm as well.
     await copyAsJson(chatDb(), app.appId);
     const copySeconds = await copyAsJson(chatDb(), app.appId);
@@ -62,27 +69,11 @@ export async function benchExport(rows: number): Promise<ExportBenchResult> {
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, process.memoryUsage.rss());
     }, 50);
-    const headers = {
-      "QISCUS-SDK-APP-ID": app.appId,
-      "QISCUS-SDK-SECRET": app.secret,
-      "content-type": "application/json",
-    };
     const started = performance.now();
-    let record: { status: string; total_rows: number; size: number; error_message: string };
+    let record: ExportRecord;
+    let pickupSeconds: number;
     try {
-      const created = await fetch(`${stack.url}/api/v2.1/rest/exports`, {
-        method: "POST",
-        headers,
-        body: JSON.stringify({ type: "comments" }),
-      });
-      const id = ((await created.json()) as { results: { unique_id: string } }).results.unique_id;
-      for (;;) {
-        const response = await fetch(`${stack.url}/api/v2.1/rest/exports/${id}`, { headers });
-        record = ((await response.json()) as { results: { backup_history: typeof record } }).results
-          .backup_history;
-        if (record.status === "finished" || record.status === "failed") break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      ({ record, pickupSeconds } = await exportThroughApi(stack.url, app));
     } finally {
       clearInterval(sampler);
     }
@@ -94,6 +85,7 @@ export async function benchExport(rows: number): Promise<ExportBenchResult> {
       rows,
       seconds: round(seconds, 2),
       copySeconds: round(copySeconds, 2),
+      pickupSeconds: round(pickupSeconds, 2),
       ratio: round(seconds / copySeconds, 2),
       rowsPerSecond: Math.round(rows / seconds),
       bytes: record.size,
@@ -108,6 +100,45 @@ export async function benchExport(rows: number): Promise<ExportBenchResult> {
 }
 
 type Db = import("pg").Pool;
+
+interface ExportRecord {
+  status: string;
+  total_rows: number;
+  size: number;
+  error_message: string;
+}
+
+/** Requests a comments export through the HTTP API and polls it until it ends. */
+async function exportThroughApi(
+  url: string,
+  app: { appId: string; secret: string },
+): Promise<{ record: ExportRecord; pickupSeconds: number }> {
+  const started = performance.now();
+  let pickupSeconds = 0;
+  const headers = {
+    "QISCUS-SDK-APP-ID": app.appId,
+    "QISCUS-SDK-SECRET": app.secret,
+    "content-type": "application/json",
+  };
+  const created = await fetch(`${url}/api/v2.1/rest/exports`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ type: "comments" }),
+  });
+  const id = ((await created.json()) as { results: { unique_id: string } }).results.unique_id;
+  for (;;) {
+    const response = await fetch(`${url}/api/v2.1/rest/exports/${id}`, { headers });
+    const record = ((await response.json()) as { results: { backup_history: ExportRecord } })
+      .results.backup_history;
+    if (!pickupSeconds && record.status !== "started") {
+      pickupSeconds = (performance.now() - started) / 1000;
+    }
+    if (record.status === "finished" || record.status === "failed") {
+      return { record, pickupSeconds };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 /** Rows of planner statistics on the comments table (0: never analyzed). */
 async function statistics(db: Db): Promise<number> {
@@ -172,7 +203,7 @@ export function benchExportIsolated(rows: number): Promise<ExportBenchResult> {
 export function describeExportBench(result: ExportBenchResult): string {
   return [
     `export ${result.rows.toLocaleString("en-US")} comments (never analyzed: ${result.statisticsRows === 0}):`,
-    `${result.seconds} s POST→finished,`,
+    `${result.seconds} s POST→finished (worker started after ${result.pickupSeconds} s),`,
     `PostgreSQL JSON COPY ${result.copySeconds} s, ratio ${result.ratio.toFixed(2)},`,
     `${result.rowsPerSecond.toLocaleString("en-US")} rows/s,`,
     `file ${(result.bytes / MIB).toFixed(1)} MiB,`,
