@@ -21,7 +21,7 @@ export interface Config {
   downloadUrlTtlSeconds: number;
   retentionDays: number;
   bcryptCost: number;
-  /** Rows fetched from PostgreSQL per keyset page during an export. */
+  /** Rows per COPY statement an export reads from PostgreSQL. */
   exportPageRows: number;
   /** Size of one multipart-upload part (S3 minimum is 5 MiB). */
   exportPartBytes: number;
@@ -89,7 +89,7 @@ export function loadConfig(env: Env = process.env): Config {
     downloadUrlTtlSeconds: integer(env, "DOWNLOAD_URL_TTL_SECONDS", 3600, 1, 604800),
     retentionDays: integer(env, "RETENTION_DAYS", 30, 1, 3650),
     bcryptCost: integer(env, "BCRYPT_COST", 10, 4, 15),
-    exportPageRows: integer(env, "EXPORT_PAGE_ROWS", 2000, 1, 100000),
+    exportPageRows: integer(env, "EXPORT_PAGE_ROWS", 50000, 1, 1000000),
     exportPartBytes: integer(env, "EXPORT_PART_BYTES", 8 * 1024 * 1024, 5 * 1024 * 1024, 512 << 20),
     exportReserveMillis: integer(env, "EXPORT_RESERVE_MS", 60000, 0, 900000),
     leaseMarginMillis: integer(env, "LEASE_MARGIN_MS", 30000, 0, 900000),

@@ -22,84 +22,7 @@ export interface ExportCursor {
   id: number;
 }
 
-/** One row ready for the file, with its keyset position. */
-export interface ExportRow {
-  cursor: ExportCursor;
-  value: Record<string, unknown>;
-}
-
-interface Query {
-  table: string;
-  /** Columns of the page query; must include `id` and `cursor_at`. */
-  select: string;
-  joins: string;
-  toValue(row: Record<string, unknown>): Record<string, unknown>;
-}
-
-/**
- * A timestamp as the files carry it: UTC, `YYYY-MM-DDTHH:MM:SSZ`, with a six-digit fraction only
- * when it is not zero. Formatted by PostgreSQL so that microseconds survive.
- */
-function fileTime(column: string): string {
-  const utc = `(${column} AT TIME ZONE 'UTC')`;
-  return `to_char(${utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN date_trunc('second', ${column}) = ${column} THEN '' ELSE to_char(${utc}, '.US') END || 'Z'`;
-}
-
-const QUERIES: Record<Resource, Query> = {
-  users: {
-    table: "users",
-    select: `t.id, t.created_at AS cursor_at, t.email, t.name, t.avatar_url, t.authentication_token,
-      t.password_hash, ${fileTime("t.created_at")} AS created_at_text`,
-    joins: "",
-    toValue: (row) => ({
-      Email: row.email,
-      Name: row.name,
-      AvatarUrl: row.avatar_url,
-      AuthenticationToken: row.authentication_token,
-      PasswordHash: row.password_hash,
-      CreateAt: row.created_at_text,
-    }),
-  },
-  rooms: {
-    table: "rooms",
-    select: `t.id, t.created_at AS cursor_at, t.name, t.type, t.options, creator.email AS creator_email,
-      ${fileTime("t.created_at")} AS created_at_text, t.avatar_url, t.unique_id,
-      ARRAY(SELECT pu.email FROM room_participants rp JOIN users pu ON pu.id = rp.user_id
-            WHERE rp.room_id = t.id ORDER BY rp.position, rp.user_id) AS participant_emails`,
-    joins: "JOIN users creator ON creator.id = t.creator_id",
-    toValue: (row) => ({
-      Name: row.name,
-      Type: row.type,
-      Options: row.options,
-      CreatorEmail: row.creator_email,
-      CreatedAt: row.created_at_text,
-      AvatarUrl: row.avatar_url,
-      UniqueId: row.unique_id,
-      ParticipantEmails: row.participant_emails,
-    }),
-  },
-  comments: {
-    table: "comments",
-    select: `t.id, t.created_at AS cursor_at, t.message, t.disable_link_preview, t.type, t.unique_id,
-      creator.email AS creator_email, room.unique_id AS room_unique_id,
-      ${fileTime("t.created_at")} AS created_at_text, t.payload,
-      COALESCE(parent.unique_id, '') AS parent_unique_id`,
-    joins: `JOIN users creator ON creator.id = t.user_id
-      JOIN rooms room ON room.id = t.room_id
-      LEFT JOIN comments parent ON parent.id = t.parent_id`,
-    toValue: (row) => ({
-      Message: row.message,
-      DisableLinkPreview: row.disable_link_preview,
-      Type: row.type,
-      UniqueId: row.unique_id,
-      CreatorEmail: row.creator_email,
-      RoomUniqueId: row.room_unique_id,
-      CreatedAt: row.created_at_text,
-      Payload: row.payload ?? null,
-      ParentCommentUniqueId: row.parent_unique_id,
-    }),
-  },
-};
+const TABLES: Record<Resource, string> = { users: "users", rooms: "rooms", comments: "comments" };
 
 /** The WHERE clause of a scope (and cursor) with its parameters; bounds are computed in SQL. */
 function where(scope: ExportScope, cursor?: ExportCursor): { sql: string; params: unknown[] } {
@@ -133,7 +56,7 @@ function where(scope: ExportScope, cursor?: ExportCursor): { sql: string; params
 /** The largest id of the resource's table right now (ids are global, so this cuts every app). */
 export async function currentMaxId(resource: Resource): Promise<number> {
   const { rows } = await chatDb().query<{ max: number }>(
-    `SELECT COALESCE(max(id), 0)::bigint AS max FROM ${QUERIES[resource].table}`,
+    `SELECT COALESCE(max(id), 0)::bigint AS max FROM ${TABLES[resource]}`,
   );
   return rows[0]?.max ?? 0;
 }
@@ -142,31 +65,8 @@ export async function currentMaxId(resource: Resource): Promise<number> {
 export async function countExportRows(scope: ExportScope): Promise<number> {
   const { sql, params } = where(scope);
   const { rows } = await chatDb().query<{ count: number }>(
-    `SELECT count(*) AS count FROM ${QUERIES[scope.resource].table} t WHERE ${sql}`,
+    `SELECT count(*) AS count FROM ${TABLES[scope.resource]} t WHERE ${sql}`,
     params,
   );
   return rows[0]?.count ?? 0;
-}
-
-/**
- * The next `limit` rows of `scope` after `cursor` in file order (creation time, then id), each
- * already shaped as a row of the import format. Keyset pagination: never OFFSET.
- */
-export async function readExportPage(
-  scope: ExportScope,
-  cursor: ExportCursor | undefined,
-  limit: number,
-): Promise<ExportRow[]> {
-  const query = QUERIES[scope.resource];
-  const { sql, params } = where(scope, cursor);
-  params.push(limit);
-  const { rows } = await chatDb().query<Record<string, unknown>>(
-    `SELECT ${query.select} FROM ${query.table} t ${query.joins}
-     WHERE ${sql} ORDER BY t.created_at, t.id LIMIT $${params.length}`,
-    params,
-  );
-  return rows.map((row) => ({
-    cursor: { createdAt: row.cursor_at as string, id: row.id as number },
-    value: query.toValue(row),
-  }));
 }

@@ -6,10 +6,9 @@ import {
   countExportRows,
   currentMaxId,
   type ExportCursor,
-  type ExportRow,
   type ExportScope,
-  readExportPage,
 } from "../chat-db/export-queries.ts";
+import { cursorOf, openExportRowStream, type StreamedRow } from "../chat-db/export-stream.ts";
 import { config } from "../config.ts";
 import { abortUpload, deleteObject } from "../jobs/files.ts";
 import type { InvocationClock, JobMessage } from "../jobs/job-queue.ts";
@@ -22,11 +21,13 @@ import {
   runLeased,
 } from "../jobs/lifecycle.ts";
 import { jobMetric, logger } from "../observability.ts";
+import { exportFile } from "./export-file.ts";
 import { completeUpload, createUpload, uploadPart } from "./multipart-upload.ts";
+import { PartPipeline } from "./part-pipeline.ts";
 
 /** Tuning of one run; every value defaults to the service configuration. */
 export interface ExportWorkerOptions {
-  /** Rows per keyset page read from PostgreSQL. */
+  /** Rows per COPY statement read from PostgreSQL (progress and time are checked between them). */
   pageRows?: number;
   /** Bytes per multipart-upload part (S3 requires 5 MiB except for the last part). */
   partBytes?: number;
@@ -38,8 +39,6 @@ export interface ExportWorkerOptions {
 
 /** Progress is written at least every 5 % and at least every this many rows. */
 const PROGRESS_ROWS = 10_000;
-/** Room in a part buffer beyond the part size for the row that crosses it. */
-const PART_SLACK_BYTES = 1024 * 1024;
 
 const S3_PERMANENT = new Set(["NoSuchUpload", "InvalidPart", "InvalidPartOrder", "EntityTooSmall"]);
 
@@ -55,6 +54,13 @@ function reasonOf(error: unknown): string {
     return `the file could not be stored (${error.name}); please request a new export`;
   }
   return (error as Error).message;
+}
+
+interface Settings {
+  pageRows: number;
+  partBytes: number;
+  reserveMs: number;
+  onPart?: ExportWorkerOptions["onPart"];
 }
 
 /**
@@ -80,79 +86,20 @@ export function runExport(
   );
 }
 
-/** Starts reading a page; a read left behind by an early return must not crash the process. */
-function prefetch(
-  scope: ExportScope,
-  cursor: ExportCursor | undefined,
-  settings: Settings,
-): Promise<ExportRow[]> {
-  const page = readExportPage(scope, cursor, settings.pageRows);
-  page.catch(() => undefined);
-  return page;
-}
-
 /**
- * A reusable buffer for one part's bytes, written in place so that memory stays flat however
- * many rows pass through. Grows only for a row larger than its slack.
- */
-class PartBuffer {
-  private buffer: Buffer;
-  length = 0;
-
-  constructor(partBytes: number) {
-    this.buffer = Buffer.allocUnsafe(partBytes + PART_SLACK_BYTES);
-  }
-
-  append(text: string): void {
-    // A UTF-16 code unit never takes more than 3 bytes in UTF-8.
-    if (this.length + text.length * 3 > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(
-        Math.max(this.buffer.length * 2, this.length + text.length * 3),
-      );
-      this.buffer.copy(grown, 0, 0, this.length);
-      this.buffer = grown;
-    }
-    this.length += this.buffer.write(text, this.length, "utf8");
-  }
-
-  /** The bytes written so far (a view, valid until the next clear). */
-  bytes(): Buffer {
-    return this.buffer.subarray(0, this.length);
-  }
-
-  clear(): void {
-    this.length = 0;
-  }
-}
-
-interface Settings {
-  pageRows: number;
-  partBytes: number;
-  reserveMs: number;
-  onPart?: ExportWorkerOptions["onPart"];
-}
-
-/**
- * One invocation's share of an export, holding the lease. Rows are serialised into a buffer;
- * a full buffer becomes the next part, uploaded while the following rows are read (at most one
- * part in flight). The checkpoint only ever names rows inside uploaded parts.
+ * One invocation's share of an export, holding the lease. Its steps: open the file (first
+ * invocation), stream rows from PostgreSQL into parts (`PartPipeline`) until the rows end or
+ * time runs low, then finish the file or hand over to the next invocation.
  */
 class ExportRun implements LeasedWork {
   private readonly job: JobRecord;
   private checkpoint?: ExportCheckpoint;
+  private pipeline?: PartPipeline;
   private hasher?: IHasher;
-  /** Two part buffers used in turn: one fills while the other is uploaded. */
-  private readonly buffers: [PartBuffer, PartBuffer];
-  /** Serialised rows not yet uploaded; after a handover they are read again. */
-  private part: PartBuffer;
-  private pendingRows = 0;
-  /** Rows serialised so far, counting those of earlier invocations. */
+  /** Rows written into the file so far, counting those of earlier invocations. */
   private serialisedRows = 0;
-  /** Upload and checkpoint of the previous part. */
-  private inFlight?: Promise<void>;
-  private partsThisRun = 0;
-  private percentage: number;
   private reportedRows = 0;
+  private percentage: number;
   /** The multipart upload was completed: the file exists. */
   private completed = false;
 
@@ -164,8 +111,6 @@ class ExportRun implements LeasedWork {
     this.job = lease.job;
     this.checkpoint = this.job.checkpoint;
     this.percentage = this.job.percentage;
-    this.buffers = [new PartBuffer(settings.partBytes), new PartBuffer(settings.partBytes)];
-    this.part = this.buffers[0];
   }
 
   private get scope(): ExportScope {
@@ -182,11 +127,12 @@ class ExportRun implements LeasedWork {
 
   async run(): Promise<JobOutcome> {
     try {
-      if (!this.checkpoint) await this.begin();
-      return await this.write();
+      if (!this.checkpoint) await this.open();
+      const rowsEnded = await this.writeRows();
+      return rowsEnded ? await this.finish() : await this.handOver();
     } catch (error) {
       // No checkpoint write may land after the lease is given up.
-      await this.settle().catch(() => undefined);
+      await this.pipeline?.settle().catch(() => undefined);
       if (isPermanent(error)) throw new PermanentJobError(reasonOf(error), null, { cause: error });
       throw error;
     }
@@ -194,7 +140,7 @@ class ExportRun implements LeasedWork {
 
   /** The record was deleted: the file must not outlive it, nor an unfinished upload linger. */
   async cancelled(): Promise<void> {
-    await this.settle().catch(() => undefined);
+    await this.pipeline?.settle().catch(() => undefined);
     if (this.completed) await deleteObject(this.job.objectKey);
     else if (this.checkpoint?.uploadId) {
       await abortUpload(this.job.objectKey, this.checkpoint.uploadId);
@@ -207,9 +153,9 @@ class ExportRun implements LeasedWork {
   }
 
   /** First invocation: fixes the row set, opens the multipart upload and stores the checkpoint. */
-  private async begin(): Promise<void> {
+  private async open(): Promise<void> {
     const cutId = await currentMaxId(this.job.resource);
-    this.checkpoint = {
+    const checkpoint: ExportCheckpoint = {
       cutId,
       expectedRows: 0,
       uploadId: "",
@@ -219,107 +165,74 @@ class ExportRun implements LeasedWork {
       hashState: "",
       startedAt: new Date().toISOString(),
     };
-    this.checkpoint.expectedRows = await countExportRows(this.scope);
-    this.checkpoint.uploadId = await createUpload(this.job.objectKey);
+    this.checkpoint = checkpoint;
+    checkpoint.expectedRows = await countExportRows(this.scope);
+    checkpoint.uploadId = await createUpload(this.job.objectKey);
     const hasher = await createSHA256();
     hasher.init();
-    this.checkpoint.hashState = Buffer.from(hasher.save()).toString("base64");
-    logger.info("export file opened", {
-      expected_rows: this.checkpoint.expectedRows,
-      cut_id: cutId,
-    });
-    await this.lease.checkpoint({ checkpoint: this.checkpoint });
+    checkpoint.hashState = Buffer.from(hasher.save()).toString("base64");
+    logger.info("export file opened", { expected_rows: checkpoint.expectedRows, cut_id: cutId });
+    await this.lease.checkpoint({ checkpoint });
   }
 
-  private async write(): Promise<JobOutcome> {
+  /**
+   * Streams the rows after the checkpoint into parts, one COPY statement of `pageRows` rows at a
+   * time. Returns true when the rows ended, false when time ran low (after at least one part).
+   */
+  private async writeRows(): Promise<boolean> {
     const checkpoint = this.checkpoint as ExportCheckpoint;
     this.hasher = await createSHA256();
     this.hasher.load(Buffer.from(checkpoint.hashState, "base64"));
+    const pipeline = new PartPipeline(
+      this.settings.partBytes,
+      checkpoint,
+      this.hasher,
+      {
+        upload: (partNumber, body) =>
+          uploadPart(this.job.objectKey, checkpoint.uploadId, partNumber, body),
+        stored: async () => {
+          await this.lease.checkpoint({ checkpoint });
+          await this.settings.onPart?.({
+            parts: checkpoint.parts.length,
+            rows: checkpoint.rows,
+            bytes: checkpoint.bytes,
+          });
+        },
+      },
+      checkpoint.parts.length + 1,
+    );
+    this.pipeline = pipeline;
     this.serialisedRows = checkpoint.rows;
     this.reportedRows = checkpoint.rows;
-    const scope = this.scope;
-    let next: Promise<ExportRow[]> | undefined = prefetch(scope, checkpoint.cursor, this.settings);
-    while (next) {
-      const page: ExportRow[] = await next;
-      const last = page[page.length - 1];
-      // The next page is on its way while this one is serialised and uploaded.
-      next =
-        page.length === this.settings.pageRows && last
-          ? prefetch(scope, last.cursor, this.settings)
-          : undefined;
-      for (const row of page) {
-        this.part.append(this.serialisedRows === 0 ? "[\n" : ",\n");
-        this.part.append(JSON.stringify(row.value));
-        this.pendingRows += 1;
-        this.serialisedRows += 1;
-        if (this.part.length >= this.settings.partBytes) await this.startPart(row.cursor);
+    const limit = this.settings.pageRows;
+    const rows = await openExportRowStream(this.scope);
+    try {
+      let cursor: ExportCursor | undefined = checkpoint.cursor;
+      for (;;) {
+        const reader = rows.rows(cursor, limit);
+        let read = 0;
+        let last: StreamedRow | undefined;
+        for (let row = await reader.next(); row; row = await reader.next()) {
+          exportFile.appendRow(pipeline.part, row, this.serialisedRows);
+          this.serialisedRows += 1;
+          read += 1;
+          last = row;
+          if (pipeline.rowWritten()) await pipeline.cut(cursorOf(row));
+        }
+        if (read < limit || !last) return true;
+        cursor = cursorOf(last);
+        await this.reportProgress();
+        // Hand over only after this invocation cut a part, so that every invocation progresses.
+        if (
+          pipeline.partsStarted > 0 &&
+          this.clock.getRemainingTimeInMillis() < this.settings.reserveMs
+        ) {
+          return false;
+        }
       }
-      if (!next) break;
-      await this.reportProgress();
-      // Hand over only after this invocation cut a part, so that every invocation progresses.
-      if (
-        this.partsThisRun > 0 &&
-        this.clock.getRemainingTimeInMillis() < this.settings.reserveMs
-      ) {
-        return this.handOver();
-      }
+    } finally {
+      await rows.close();
     }
-    return this.finish();
-  }
-
-  /** Waits for the part in flight (and rethrows its failure, e.g. a lost lease). */
-  private async settle(): Promise<void> {
-    const inFlight = this.inFlight;
-    this.inFlight = undefined;
-    await inFlight;
-  }
-
-  /** Turns the buffered rows into the next part, once the previous part is stored. */
-  private async startPart(cursor: ExportCursor): Promise<void> {
-    // Settled: the other buffer's upload is done, so it can take the next rows.
-    await this.settle();
-    const body = this.part.bytes();
-    const rows = this.pendingRows;
-    this.part = this.part === this.buffers[0] ? this.buffers[1] : this.buffers[0];
-    this.part.clear();
-    this.pendingRows = 0;
-    this.partsThisRun += 1;
-    this.inFlight = this.storePart(body, rows, cursor);
-    // Observed at the next settle(); never an unhandled rejection meanwhile.
-    this.inFlight.catch(() => undefined);
-  }
-
-  private async sendPart(body: Buffer, rows: number): Promise<void> {
-    const checkpoint = this.checkpoint as ExportCheckpoint;
-    const part = await uploadPart(
-      this.job.objectKey,
-      checkpoint.uploadId,
-      checkpoint.parts.length + 1,
-      body,
-    );
-    (this.hasher as IHasher).update(body);
-    checkpoint.parts.push(part);
-    checkpoint.rows += rows;
-    checkpoint.bytes += body.length;
-  }
-
-  /** Uploads one part and moves the checkpoint to `cursor`, the part's last row. */
-  private async storePart(body: Buffer, rows: number, cursor: ExportCursor): Promise<void> {
-    const checkpoint = this.checkpoint as ExportCheckpoint;
-    await this.sendPart(body, rows);
-    checkpoint.cursor = cursor;
-    checkpoint.hashState = Buffer.from((this.hasher as IHasher).save()).toString("base64");
-    await this.lease.checkpoint({ checkpoint });
-    await this.settings.onPart?.({
-      parts: checkpoint.parts.length,
-      rows: checkpoint.rows,
-      bytes: checkpoint.bytes,
-    });
-  }
-
-  private progressPercentage(rows: number): number {
-    const expected = this.checkpoint?.expectedRows ?? 0;
-    return expected > 0 ? Math.min(99, Math.floor((rows * 100) / expected)) : 0;
   }
 
   /** Writes `percentage` when 5 % or 10,000 rows passed since the last write; it never falls. */
@@ -328,14 +241,16 @@ class ExportRun implements LeasedWork {
     const step = Math.max(1, Math.min(PROGRESS_ROWS, Math.ceil(expected / 20)));
     if (this.serialisedRows - this.reportedRows < step) return;
     this.reportedRows = this.serialisedRows;
-    const percentage = this.progressPercentage(this.serialisedRows);
+    const percentage =
+      expected > 0 ? Math.min(99, Math.floor((this.serialisedRows * 100) / expected)) : 0;
     if (percentage <= this.percentage) return;
     this.percentage = percentage;
     await this.lease.checkpoint({ percentage });
   }
 
+  /** Rows not yet in a stored part are read again by the next invocation. */
   private async handOver(): Promise<JobOutcome> {
-    await this.settle();
+    await this.pipeline?.settle();
     await this.lease.handOver();
     const checkpoint = this.checkpoint as ExportCheckpoint;
     logger.info("export continues in a new invocation", {
@@ -347,11 +262,12 @@ class ExportRun implements LeasedWork {
   }
 
   private async finish(): Promise<JobOutcome> {
-    await this.settle();
+    const pipeline = this.pipeline as PartPipeline;
     const checkpoint = this.checkpoint as ExportCheckpoint;
+    await pipeline.settle();
     // The last part may be small; an empty export still has one part, `[]`.
-    this.part.append(this.serialisedRows === 0 ? "[]\n" : "\n]\n");
-    await this.sendPart(this.part.bytes(), this.pendingRows);
+    exportFile.appendEnd(pipeline.part, this.serialisedRows);
+    await pipeline.storeLast();
     const checksum = (this.hasher as IHasher).digest("hex");
     await completeUpload(this.job.objectKey, checkpoint.uploadId, checkpoint.parts, checksum);
     this.completed = true;
