@@ -67,7 +67,8 @@ export class RowProblems {
   }
 }
 
-function describeSchemaError(error: ErrorObject, field: string): string {
+/** A schema error in words, naming the field from the row. */
+export function describeSchemaError(error: ErrorObject, field: string): string {
   const name = field || "row";
   if (error.keyword === "type" && !field) return "row must be a JSON object";
   if (error.keyword === "pattern") {
@@ -81,4 +82,18 @@ function describeSchemaError(error: ErrorObject, field: string): string {
   // describeError names the field relative to the validated value; name it from the row.
   const own = errorField(error) || "value";
   return described.startsWith(own) ? `${name}${described.slice(own.length)}` : described;
+}
+
+/** One sentence for `errors.Message` from the counts of a failed import. */
+export function problemSummary(
+  resource: string,
+  rowCount: number,
+  failedRows: number,
+  total: number,
+  listed: number,
+): string {
+  const hidden = total - listed;
+  const more =
+    hidden > 0 ? `; the first ${listed} problems are listed, ${hidden} more are not` : "";
+  return `${failedRows} of ${rowCount} ${resource} rows break the import rules, so nothing was imported${more}.`;
 }

@@ -1,0 +1,174 @@
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import type pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import type { Queryable } from "./import-queries.ts";
+
+/** One column of a staging table: its name and PostgreSQL type. */
+export interface StagingColumn {
+  name: string;
+  type: string;
+}
+
+/** The quoted names of one import job's staging tables. */
+export interface StagingTables {
+  /** The file's rows: `row` (0-based index), `ok` (passed the per-row rules), then the resource's columns. */
+  rows: string;
+  /** Every problem found: `row`, `seq` (which check), `sub` (order within it), `field`, `message`. */
+  problems: string;
+}
+
+/** Staging tables are named after the job, so that any invocation of the job finds them. */
+export function stagingTables(jobId: string): StagingTables {
+  const name = jobId.replace(/[^0-9a-z]/gi, "").toLowerCase();
+  return {
+    rows: `import_staging."rows_${name}"`,
+    problems: `import_staging."problems_${name}"`,
+  };
+}
+
+/** Rows loaded for the job, or undefined when its staging tables are not complete. */
+export async function loadedRows(db: Queryable, jobId: string): Promise<number | undefined> {
+  const { rows } = await db.query<{ rows: number }>(
+    "SELECT rows FROM import_staging.loaded WHERE job_id = $1",
+    [jobId],
+  );
+  return rows[0]?.rows;
+}
+
+/** (Re)creates empty staging tables for the job; anything an interrupted load left is dropped. */
+export async function createStaging(
+  db: Queryable,
+  jobId: string,
+  columns: readonly StagingColumn[],
+  idsOf?: "rooms" | "comments",
+): Promise<StagingTables> {
+  const tables = stagingTables(jobId);
+  await dropStaging(db, jobId);
+  const declared = columns.map((column) => `${column.name} ${column.type}`);
+  if (idsOf) {
+    // Each row takes its id from the table's own sequence as COPY stores it, in the file's
+    // order: a reply's id is above its parent's, and the write needs no numbering step. An
+    // import that fails leaves a gap in the sequence, as any rolled-back insert does.
+    const { rows } = await db.query<{ sequence: string }>(
+      "SELECT pg_get_serial_sequence($1, 'id') AS sequence",
+      [idsOf],
+    );
+    declared.push(`new_id bigint NOT NULL DEFAULT nextval('${rows[0]?.sequence}')`);
+  }
+  await db.query(
+    `CREATE UNLOGGED TABLE ${tables.rows} (row integer NOT NULL, ok boolean NOT NULL, ${declared.join(", ")})`,
+  );
+  await db.query(
+    `CREATE UNLOGGED TABLE ${tables.problems} (row integer NOT NULL, seq integer NOT NULL,
+       sub integer NOT NULL, field text NOT NULL, message text NOT NULL)`,
+  );
+  return tables;
+}
+
+/** Marks the job's staging tables complete, with indexes for the checks and fresh statistics. */
+export async function finishLoad(
+  db: Queryable,
+  jobId: string,
+  rowCount: number,
+  indexes: readonly string[],
+): Promise<void> {
+  const tables = stagingTables(jobId);
+  for (const columns of indexes) await db.query(`CREATE INDEX ON ${tables.rows} (${columns})`);
+  // The planner knows nothing of a table filled a moment ago; the checks join it with the app's data.
+  await db.query(`ANALYZE ${tables.rows}`);
+  await db.query(
+    "INSERT INTO import_staging.loaded (job_id, rows) VALUES ($1, $2) ON CONFLICT (job_id) DO UPDATE SET rows = EXCLUDED.rows",
+    [jobId, rowCount],
+  );
+}
+
+/** Removes the job's staging tables (the job ended, or its load starts again). */
+export async function dropStaging(db: Queryable, jobId: string): Promise<void> {
+  const tables = stagingTables(jobId);
+  await db.query("DELETE FROM import_staging.loaded WHERE job_id = $1", [jobId]);
+  await db.query(`DROP TABLE IF EXISTS ${tables.rows}, ${tables.problems}`);
+}
+
+const ESCAPES: Record<string, string> = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
+
+/** One value in COPY's text format. */
+function copyValue(value: unknown): string {
+  if (value === null || value === undefined) return "\\N";
+  if (typeof value === "boolean") return value ? "t" : "f";
+  const text = Array.isArray(value) ? arrayLiteral(value) : String(value);
+  return NEEDS_ESCAPE.test(text) ? text.replace(/[\\\n\r\t]/g, (c) => ESCAPES[c] as string) : text;
+}
+
+/** A text[] literal: `{"a","b"}`. */
+function arrayLiteral(values: unknown[]): string {
+  return `{${values.map((v) => `"${String(v).replace(/["\\]/g, (c) => `\\${c}`)}"`).join(",")}}`;
+}
+
+/**
+ * Writes rows into a table with COPY FROM STDIN on a connection of its own, with backpressure;
+ * rows are buffered into blocks so that the stream sees few, large writes.
+ */
+export class CopyWriter {
+  private stream: Writable | undefined;
+  private buffer: string[] = [];
+  private bufferedChars = 0;
+  private failure: Error | undefined;
+
+  private constructor(private readonly client: pg.PoolClient) {}
+
+  static async open(pool: pg.Pool, table: string, columns: readonly string[]): Promise<CopyWriter> {
+    const client = await pool.connect();
+    const writer = new CopyWriter(client);
+    writer.stream = client.query(
+      copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`),
+    ) as unknown as Writable;
+    writer.stream.on("error", (error: Error) => {
+      writer.failure ??= error;
+    });
+    return writer;
+  }
+
+  /** Adds one row; resolves when the stream can take more. */
+  async write(values: readonly unknown[]): Promise<void> {
+    let line = "";
+    for (let i = 0; i < values.length; i += 1) {
+      line += (i ? "\t" : "") + copyValue(values[i]);
+    }
+    this.buffer.push(line);
+    this.bufferedChars += line.length;
+    if (this.bufferedChars >= 256 * 1024) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.buffer.length === 0) return;
+    const block = `${this.buffer.join("\n")}\n`;
+    this.buffer = [];
+    this.bufferedChars = 0;
+    const stream = this.stream as Writable;
+    if (!stream.write(block)) await once(stream, "drain");
+  }
+
+  /** Ends the COPY and waits until PostgreSQL has every row. */
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+      const stream = this.stream as Writable;
+      stream.end();
+      if (!this.failure) await once(stream, "finish");
+      if (this.failure) throw this.failure;
+    } finally {
+      this.client.release(this.failure);
+    }
+  }
+
+  /** Gives the connection up after a failure elsewhere; the COPY is abandoned. */
+  abort(): void {
+    const error = this.failure ?? new Error("COPY abandoned");
+    this.failure = error;
+    (this.stream as Writable | undefined)?.destroy(error);
+    this.client.release(error);
+  }
+}

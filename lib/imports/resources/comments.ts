@@ -1,0 +1,154 @@
+import { type CommentType, PAYLOAD_SCHEMAS } from "../../../schemas/comment-payloads.ts";
+import { type ImportCommentRow, importCommentSchema } from "../../../schemas/import-comments.ts";
+import { validatorFor } from "../../validation.ts";
+import { instant } from "../file-rows.ts";
+import { type ImportSpec, uniqueInFile } from "../staged-import.ts";
+
+/**
+ * Comments: UniqueId unique in the file and the application; the room exists and the creator is
+ * one of its participants; each Type's Payload passes that type's schema; a reply names a parent
+ * already in the application or earlier in the file, in the same room and not created after it.
+ * That last rule lets an export, ordered by (creation time, id), always put a reply after its
+ * parent, since ids follow the file's order.
+ */
+export const commentsImport: ImportSpec = {
+  resource: "comments",
+  columns: [
+    { name: "schema_ok", type: "boolean NOT NULL" },
+    { name: "unique_id", type: "text" },
+    { name: "room_unique_id", type: "text" },
+    { name: "creator_email", type: "text" },
+    { name: "type", type: "text" },
+    { name: "message", type: "text" },
+    { name: "payload", type: "jsonb" },
+    { name: "disable_link_preview", type: "boolean" },
+    { name: "parent_unique_id", type: "text" },
+    { name: "created_at", type: "timestamptz" },
+  ],
+  idsOf: "comments",
+  indexes: ["unique_id, row"],
+
+  stage(row, problems, context) {
+    const validate = validatorFor<ImportCommentRow>(importCommentSchema);
+    if (!validate(row)) {
+      problems.addSchemaErrors(validate.errors);
+      // Its UniqueId still counts: a later row with the same one, or naming it as parent, is told so.
+      const id = (row as { UniqueId?: unknown } | null)?.UniqueId;
+      return { ok: false, values: [false, typeof id === "string" ? id : null] };
+    }
+    let ok = true;
+    const type = row.Type as CommentType;
+    const payload = row.Payload === undefined ? null : row.Payload;
+    const validatePayload = validatorFor(PAYLOAD_SCHEMAS[type]);
+    if (!validatePayload(payload)) {
+      if (type === "text") problems.add("Payload", "a text comment has no Payload (null)");
+      else problems.addSchemaErrors(validatePayload.errors, "Payload");
+      ok = false;
+    }
+    const parentUniqueId = row.ParentCommentUniqueId ?? "";
+    if (type === "reply" && parentUniqueId === "") {
+      problems.add("ParentCommentUniqueId", "a reply needs ParentCommentUniqueId");
+      ok = false;
+    } else if (type !== "reply" && parentUniqueId !== "") {
+      problems.add(
+        "ParentCommentUniqueId",
+        "only a reply has a ParentCommentUniqueId (leave it empty)",
+      );
+      ok = false;
+    }
+    const createdAt = row.CreatedAt ? instant(row.CreatedAt).text : context.importedAt.text;
+    return {
+      ok,
+      values: [
+        true,
+        row.UniqueId,
+        row.RoomUniqueId,
+        row.CreatorEmail.toLowerCase(),
+        type,
+        row.Message,
+        payload === null ? null : JSON.stringify(payload),
+        row.DisableLinkPreview ?? false,
+        parentUniqueId,
+        createdAt,
+      ],
+    };
+  },
+
+  fileChecks: (t) =>
+    uniqueInFile(t, {
+      column: "unique_id",
+      field: "UniqueId",
+      seq: 10,
+      registered: "true",
+      checked: "schema_ok",
+    }),
+
+  appChecks: (t) => [
+    `INSERT INTO ${t.problems} (row, seq, sub, field, message)
+     SELECT c.row, v.seq, 0, v.field, v.message
+     FROM (
+       SELECT s.row, s.created_at, s.type = 'reply' AS is_reply,
+         ex.id IS NOT NULL AS taken, r.id AS room_id, u.id AS user_id,
+         rp.user_id IS NOT NULL AS participant,
+         fp.row AS file_row, fp.ok AS file_ok, fp.room_unique_id = s.room_unique_id AS file_same_room,
+         fp.created_at AS file_created,
+         pc.id AS app_parent, pc.room_id = r.id AS app_same_room, pc.created_at AS app_created
+       FROM ${t.rows} s
+       LEFT JOIN comments ex ON ex.app_id = $1 AND ex.unique_id = s.unique_id
+       LEFT JOIN rooms r ON r.app_id = $1 AND r.unique_id = s.room_unique_id
+       LEFT JOIN users u ON u.app_id = $1 AND lower(u.email) = s.creator_email
+       LEFT JOIN room_participants rp ON rp.room_id = r.id AND rp.user_id = u.id
+       LEFT JOIN LATERAL (
+         SELECT f.row, f.ok, f.room_unique_id, f.created_at FROM ${t.rows} f
+         WHERE f.unique_id = s.parent_unique_id ORDER BY f.row LIMIT 1
+       ) fp ON s.type = 'reply'
+       LEFT JOIN comments pc
+         ON s.type = 'reply' AND pc.app_id = $1 AND pc.unique_id = s.parent_unique_id
+       WHERE s.ok
+     ) c
+     CROSS JOIN LATERAL (VALUES
+       (20, 'UniqueId', CASE WHEN c.taken
+         THEN 'a comment with this UniqueId already exists in this application' END),
+       (21, 'RoomUniqueId', CASE WHEN c.room_id IS NULL
+         THEN 'RoomUniqueId is not a room of this application' END),
+       (22, 'CreatorEmail', CASE
+         WHEN c.user_id IS NULL THEN 'CreatorEmail is not a user of this application'
+         WHEN c.room_id IS NOT NULL AND NOT c.participant
+           THEN 'CreatorEmail is not a participant of the room' END),
+       (23, 'ParentCommentUniqueId', CASE
+         WHEN c.is_reply AND NOT coalesce(c.file_row < c.row, false) AND c.app_parent IS NULL
+         THEN CASE WHEN c.file_row IS NULL
+           THEN 'ParentCommentUniqueId is neither a comment of this application nor of this file'
+           ELSE 'the parent comment comes later in this file (row ' || c.file_row || '); put it first'
+         END END),
+       (24, 'ParentCommentUniqueId', CASE
+         WHEN c.is_reply AND c.room_id IS NOT NULL AND (CASE WHEN c.file_row < c.row
+           THEN CASE WHEN c.file_ok THEN NOT c.file_same_room END
+           ELSE NOT c.app_same_room END)
+         THEN 'the parent comment is in another room' END),
+       (25, 'CreatedAt', CASE
+         WHEN c.is_reply AND c.created_at < (CASE WHEN c.file_row < c.row
+           THEN CASE WHEN c.file_ok THEN c.file_created END
+           ELSE c.app_created END)
+         THEN 'a reply cannot be created before the comment it replies to' END)
+     ) v(seq, field, message)
+     WHERE v.message IS NOT NULL`,
+  ],
+
+  write: (t) => [
+    // The stored reply payload carries its parent's real id (clients send a placeholder 1).
+    `INSERT INTO comments (app_id, id, room_id, user_id, unique_id, type, message, payload,
+       disable_link_preview, parent_id, created_at)
+     SELECT $1, s.new_id, r.id, u.id, s.unique_id, s.type, s.message,
+       CASE WHEN s.type = 'reply'
+         THEN s.payload || jsonb_build_object('replied_comment_id', coalesce(ps.new_id, pc.id))
+         ELSE s.payload END,
+       s.disable_link_preview, coalesce(ps.new_id, pc.id), s.created_at
+     FROM ${t.rows} s
+     JOIN rooms r ON r.app_id = $1 AND r.unique_id = s.room_unique_id
+     JOIN users u ON u.app_id = $1 AND lower(u.email) = s.creator_email
+     LEFT JOIN ${t.rows} ps ON s.type = 'reply' AND ps.unique_id = s.parent_unique_id
+     LEFT JOIN comments pc
+       ON s.type = 'reply' AND ps.row IS NULL AND pc.app_id = $1 AND pc.unique_id = s.parent_unique_id`,
+  ],
+};

@@ -1,0 +1,87 @@
+import type { ErrorObject } from "ajv";
+import type { StagingColumn, StagingTables } from "../chat-db/staging.ts";
+import type { Resource } from "../jobs/job-record.ts";
+import { errorField } from "../validation.ts";
+import type { Instant } from "./file-rows.ts";
+import { describeSchemaError } from "./problems.ts";
+
+export interface ImportContext {
+  appId: string;
+  /** Rows without a creation time are created at this instant (when the import began). */
+  importedAt: Instant;
+}
+
+/** Problems of the row being read, in the order the checks find them. */
+export class RowProblemList {
+  readonly items: { field: string; message: string }[] = [];
+
+  add(field: string, message: string): void {
+    this.items.push({ field, message });
+  }
+
+  /** Adds one problem per schema error, in words; `fieldPrefix` names a nested object. */
+  addSchemaErrors(errors: ErrorObject[] | null | undefined, fieldPrefix = ""): void {
+    for (const error of errors ?? []) {
+      const field = [fieldPrefix, errorField(error)].filter(Boolean).join(".");
+      this.add(field, describeSchemaError(error, field));
+    }
+  }
+
+  clear(): void {
+    this.items.length = 0;
+  }
+}
+
+/**
+ * How one resource is imported. Every importer has the same steps, run by one pipeline
+ * (`import-pipeline.ts`) whatever the file's size or the way it arrived:
+ * 1. `stage`: each row, as it streams by, gets the rules that need that row alone (schema,
+ *    payload, password, ...) and becomes one row of the job's staging table.
+ * 2. `fileChecks`: rules across the whole file (values used twice), in SQL over the staging table.
+ * 3. `appChecks`: rules against the application's data (uniques taken, references), in SQL; run
+ *    again under the application's lock just before writing.
+ * 4. `write`: INSERT ... SELECT from the staging table, in the import's one transaction.
+ *    (Streaming the same SELECT through COPY FROM measured no faster: the time goes to the
+ *    indexes and foreign keys of the chat tables, as it does for PostgreSQL's own COPY.)
+ * SQL statements take the application id as `$1` and insert their findings into the problems
+ * table as `(row, seq, sub, field, message)`; `seq` orders checks within a row.
+ */
+export interface ImportSpec {
+  resource: Resource;
+  /** Staging columns after `row` and `ok`, declared once for the table and its COPY. */
+  columns: readonly StagingColumn[];
+  /** Rows take fresh ids of this table as they are loaded (`new_id`), for rows that refer to each other. */
+  idsOf?: "rooms" | "comments";
+  /** Indexes the checks need on the staging table. */
+  indexes: readonly string[];
+  /** Checks one row; returns its staging values (in `columns` order) and whether it passed. */
+  stage(
+    row: unknown,
+    problems: RowProblemList,
+    context: ImportContext,
+  ): { ok: boolean; values: readonly unknown[] };
+  fileChecks(tables: StagingTables): string[];
+  appChecks(tables: StagingTables): string[];
+  write(tables: StagingTables): string[];
+}
+
+/**
+ * The in-file uniqueness rule in SQL: among the rows that `registered` (for most resources, rows
+ * that passed the schema), a later row with the same value than the first one fails with
+ * "<field> is already used by row <first> of this file", and is no longer ok.
+ */
+export function uniqueInFile(
+  tables: StagingTables,
+  options: { column: string; field: string; seq: number; registered: string; checked: string },
+): string[] {
+  const { column, field, seq, registered, checked } = options;
+  return [
+    `INSERT INTO ${tables.problems} (row, seq, sub, field, message)
+     SELECT row, ${seq}, 0, '${field}', '${field} is already used by row ' || first || ' of this file'
+     FROM (SELECT row, ${checked} AS checked, min(row) OVER (PARTITION BY ${column}) AS first
+           FROM ${tables.rows} WHERE ${column} IS NOT NULL AND ${registered}) found
+     WHERE checked AND row > first`,
+    `UPDATE ${tables.rows} SET ok = false
+     WHERE ok AND row IN (SELECT row FROM ${tables.problems} WHERE seq = ${seq})`,
+  ];
+}
