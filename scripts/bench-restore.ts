@@ -71,7 +71,7 @@ async function writeCommentsFile(path: string, rows: number, members: string[], 
 }
 
 /** One size, on a stack of its own, in this process (run by `benchRestoreIsolated`). */
-async function child(rows: number): Promise<RestoreBenchResult> {
+async function child(rows: number, commentsPath: string): Promise<RestoreBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), "bench-restore-"));
   let stack: LocalStack | undefined;
   try {
@@ -185,8 +185,7 @@ async function child(rows: number): Promise<RestoreBenchResult> {
     );
     await restore("users", usersPath);
     await restore("rooms", roomsPath);
-    const commentsPath = join(dir, "comments.json");
-    const { replies, bytes } = await writeCommentsFile(commentsPath, rows, members, rooms);
+    const bytes = statSync(commentsPath).size;
 
     let peak = 0;
     let startRss = 0;
@@ -211,9 +210,10 @@ async function child(rows: number): Promise<RestoreBenchResult> {
     );
     const floorSeconds = await copyFloor(db, floorApp);
     await closeChatDb();
+    if (run.rows !== rows) throw new Error(`imported ${run.rows} rows, not ${rows}`);
     return {
       rows: run.rows,
-      replies,
+      replies: 0,
       bytes,
       seconds: run.seconds,
       rowsPerSecond: Math.round(run.rows / run.seconds),
@@ -258,12 +258,28 @@ async function copyFloor(db: import("pg").Pool, appId: string): Promise<number> 
   }
 }
 
-/** Runs one size in a child process of its own, so that its peak RSS is the import's alone. */
-export function benchRestoreIsolated(rows: number): Promise<RestoreBenchResult> {
+/**
+ * Runs one size in a child process of its own, so that its peak RSS is the import's alone; the
+ * file is written here first, outside the measured process.
+ */
+export async function benchRestoreIsolated(rows: number): Promise<RestoreBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), "bench-restore-file-"));
+  try {
+    const path = join(dir, "comments.json");
+    const members = Array.from({ length: MEMBERS }, (_, i) => `member.${i}@example.com`);
+    const rooms = Array.from({ length: ROOMS }, (_, i) => `restore-room-${i}`);
+    const { replies } = await writeCommentsFile(path, rows, members, rooms);
+    return { ...(await runChild(rows, path)), replies };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function runChild(rows: number, path: string): Promise<RestoreBenchResult> {
   return new Promise((resolve, reject) => {
     const spawned = spawn(
       process.execPath,
-      [...process.execArgv, "--expose-gc", import.meta.filename, "--child", String(rows)],
+      [...process.execArgv, "--expose-gc", import.meta.filename, "--child", String(rows), path],
       { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, NODE_NO_WARNINGS: "1" } },
     );
     let output = "";
@@ -296,7 +312,7 @@ export function describeRestore(result: RestoreBenchResult): string {
 if (process.argv[1] === import.meta.filename) {
   const at = process.argv.indexOf("--child");
   if (at > 0) {
-    const result = await child(Number(process.argv[at + 1]));
+    const result = await child(Number(process.argv[at + 1]), String(process.argv[at + 2]));
     console.log(`${RESULT_MARKER}${JSON.stringify(result)}`);
     process.exit(0);
   }

@@ -266,11 +266,12 @@ async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcom
     await lockApplicationImports(client, job.appId);
     const replay = await appliedRows(client, job.jobId);
     if (replay !== undefined) return { status: "finished", rows: replay, replayed: true } as const;
+    // Room for the hash joins of a large file's checks and write.
+    await client.query("SET LOCAL work_mem = '256MB'");
     // Checked (again) under the application's lock: another import may have landed meanwhile.
     await checkAgainstApp(client, spec, tables, job.appId);
     const late = await rejection(tables, job.resource, rowCount as number, client as never);
     if (late) return late;
-    await client.query("SET LOCAL work_mem = '256MB'");
     for (const sql of spec.write(tables)) {
       await client.query(sql, sql.includes("$1") ? [job.appId] : []);
     }
