@@ -7,5 +7,8 @@ CREATE SCHEMA import_staging;
 CREATE TABLE import_staging.loaded (
   job_id      text PRIMARY KEY,
   rows        integer NOT NULL,
+  -- A users import's password chunks were queued (once per job, whatever the deliveries).
+  hashing_queued boolean NOT NULL DEFAULT false,
   loaded_at   timestamptz NOT NULL DEFAULT now()
 );
+

@@ -12,7 +12,7 @@ import {
 import type { ImportErrors, JobRecord, Resource } from "../jobs/job-record.ts";
 import { logger } from "../observability.ts";
 import { ImportFileError, instant, streamImportRows } from "./file-rows.ts";
-import { hashStagedPasswords, hasPlainPasswords } from "./password-stage.ts";
+import { fanOutHashing, hasPlainPasswords } from "./password-stage.ts";
 import { MAX_LISTED_PROBLEMS, problemSummary } from "./problems.ts";
 import { commentsImport } from "./resources/comments.ts";
 import { roomsImport } from "./resources/rooms.ts";
@@ -41,9 +41,11 @@ export type PipelineOutcome =
   | { status: "finished"; rows: number; replayed?: boolean }
   | { status: "failed"; errors: ImportErrors }
   /** Time ran low: what is done is kept in PostgreSQL, and another invocation goes on. */
-  | { status: "continued" };
+  | { status: "continued" }
+  /** Passwords are being hashed by chunk messages; the last chunk queues the job's message again. */
+  | { status: "waiting"; chunks: number };
 
-/** Loading the file moves the percentage up to this; hashing passwords from there to 90. */
+/** Loading the file moves the percentage up to this. */
 const LOADED_PERCENTAGE = 50;
 
 function failed(message: string, data: ImportErrors["Data"] = null): PipelineOutcome {
@@ -252,14 +254,9 @@ async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcom
   }
 
   if (mustHash) {
-    const done = await hashStagedPasswords(tables, {
-      timeIsUp: io.timeIsUp,
-      progress: (hashed, total) =>
-        io.progress(
-          LOADED_PERCENTAGE + Math.floor(((hashed / total) * (90 - LOADED_PERCENTAGE)) / 5) * 5,
-        ),
-    });
-    if (!done) return { status: "continued" };
+    const chunks = await fanOutHashing(job, tables);
+    logger.info("passwords handed out for hashing", { chunks });
+    return { status: "waiting", chunks };
   }
 
   const written = await inTransaction(async (client) => {

@@ -1,7 +1,6 @@
 import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
 import { chatDb } from "../../lib/chat-db/pool.ts";
-import { stagingTables } from "../../lib/chat-db/staging.ts";
 import { drainQueue, newApp } from "../support/harness.ts";
 import {
   countRows,
@@ -13,14 +12,6 @@ import {
   problemsOf,
   user,
 } from "./support.ts";
-
-/** Plain passwords of the job already replaced by their hash in its staging rows. */
-async function stagedHashes(jobId: string): Promise<number> {
-  const { rows } = await chatDb().query<{ n: number }>(
-    `SELECT count(password_hash)::int AS n FROM ${stagingTables(jobId).rows}`,
-  );
-  return rows[0]?.n ?? 0;
-}
 
 async function storedUsers(appId: string) {
   const { rows } = await chatDb().query(
@@ -173,40 +164,5 @@ describe("users import", () => {
     const job = await importRows(app, "users", [user(), user()], { dryRun: true });
     expect(job).toMatchObject({ status: "finished", total_rows: 2, dry_run: true });
     expect(await countRows(app.appId, "users")).toBe(0);
-  });
-
-  it("given more passwords than one invocation has time to hash, when imported, then it hands over, shows progress and stores each hash once", async () => {
-    const app = await newApp();
-    const rows = Array.from({ length: 24 }, (_, i) => user({ Password: `password-${i}` }));
-    const posted = await postImport(app, "users", JSON.stringify(rows));
-    const jobId = posted.body.results.backup_history.unique_id;
-    const percentages: number[] = [];
-    let invocations = 0;
-    let job = await getImport(app, jobId);
-    while (job.status !== "finished" && invocations < 20) {
-      // Less time left than the worker keeps in reserve (60 s): each invocation hashes one
-      // round (a few passwords per thread), keeps the hashes in the job's staging rows and
-      // queues a continuation.
-      await drainQueue("ImportQueue", { maxMessages: 1, budgetMs: 30_000 });
-      invocations += 1;
-      job = await getImport(app, jobId);
-      percentages.push(job.percentage);
-      if (job.status !== "finished") {
-        expect(job.status).toBe("processing");
-        expect(await countRows(app.appId, "users")).toBe(0);
-        expect(await stagedHashes(jobId)).toBeGreaterThan(0);
-      }
-    }
-    expect(job).toMatchObject({ status: "finished", total_rows: 24, percentage: 100 });
-    expect(invocations).toBeGreaterThan(2);
-    expect(percentages.slice(0, -1).every((value) => value > 0 && value < 100)).toBe(true);
-    expect([...percentages].sort((a, b) => a - b)).toEqual(percentages);
-    const stored = await storedUsers(app.appId);
-    expect(stored).toHaveLength(24);
-    stored.forEach((row, i) => {
-      expect(bcrypt.compareSync(`password-${i}`, row.password_hash)).toBe(true);
-    });
-    // The staging rows (and with them every trace of the plain passwords) are gone.
-    await expect(stagedHashes(jobId)).rejects.toThrow(/does not exist/);
   });
 });
