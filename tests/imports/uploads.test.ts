@@ -1,5 +1,6 @@
 import { gzipSync } from "node:zlib";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
 import { dynamo } from "../../lib/aws/dynamodb.ts";
 import { config } from "../../lib/config.ts";
@@ -182,5 +183,59 @@ describe("POST /imports with an upload_id", () => {
     expect(response.status).toBe(400);
     const text = response.body.error.detailed_messages.join(" ");
     expect(text).toContain("dry_run must be a boolean");
+  });
+
+  it("given NDJSON, gzip-compressed or not, when started, then every line is a row", async () => {
+    const app = await newApp();
+    const lines = [user(), user(), user()].map((row) => JSON.stringify(row)).join("\n");
+    const plain = await uploadAndStart(app, "users", `${lines}\n`, { filename: "users.ndjson" });
+    expect(await settle(app, plain.unique_id)).toMatchObject({ status: "finished", total_rows: 3 });
+    const zipped = gzipSync(`${[user(), user()].map((row) => JSON.stringify(row)).join("\r\n")}`);
+    const job = await uploadAndStart(app, "users", zipped, { filename: "users.bin" });
+    expect(await settle(app, job.unique_id)).toMatchObject({ status: "finished", total_rows: 2 });
+    expect(await countRows(app.appId, "users")).toBe(5);
+  });
+
+  it("given a broken line in NDJSON, when started, then one sentence names the line and nothing is written", async () => {
+    const app = await newApp();
+    const content = `${JSON.stringify(user())}\n${JSON.stringify(user())}\n{"Email": oops}\n`;
+    const job = await uploadAndStart(app, "users", content);
+    const done = await settle(app, job.unique_id);
+    expect(done.status).toBe("failed");
+    expect(done.errors.Message).toMatch(/^The file is not valid JSON \(at line 3, column \d+\)\.$/);
+    expect(await countRows(app.appId, "users")).toBe(0);
+  });
+
+  it("given a dry run of a file whose every row is a duplicate, when started, then it fails with 1,000 listed, the sentence counts the rows, and nothing is written", async () => {
+    const app = await newApp();
+    const rows = Array.from({ length: 1500 }, (_, i) =>
+      user({ Email: `same.${i}@example.com`, AuthenticationToken: `token-${i}` }),
+    );
+    const first = await uploadAndStart(app, "users", JSON.stringify(rows));
+    expect((await settle(app, first.unique_id)).status).toBe("finished");
+    const again = await uploadAndStart(app, "users", JSON.stringify(rows), { dryRun: true });
+    const done = await settle(app, again.unique_id);
+    expect(done.status).toBe("failed");
+    expect(done.errors.Data).toHaveLength(1000);
+    expect(done.errors.Data[0]).toMatchObject({ row: 0, field: "Email" });
+    expect(done.errors.Data[999].row).toBe(499);
+    expect(done.errors.Message).toBe(
+      "1500 of 1500 users rows break the import rules, so nothing was imported; the first 1000 problems are listed, 2000 more are not.",
+    );
+    expect(await countRows(app.appId, "users")).toBe(1500);
+  });
+
+  it("given one bad row deep in a large file, when started, then nothing of it is written", async () => {
+    const app = await newApp();
+    const hash = bcrypt.hashSync("x", 4);
+    const rows = Array.from({ length: 3000 }, () =>
+      user({ PasswordHash: hash, Password: undefined }),
+    );
+    rows[2999] = { ...rows[2999], Email: "not an address" };
+    const job = await uploadAndStart(app, "users", JSON.stringify(rows));
+    const done = await settle(app, job.unique_id);
+    expect(done.status).toBe("failed");
+    expect(done.errors.Data).toEqual([expect.objectContaining({ row: 2999, field: "Email" })]);
+    expect(await countRows(app.appId, "users")).toBe(0);
   });
 });
