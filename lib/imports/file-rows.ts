@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { createGunzip, type Gunzip, gunzipSync } from "node:zlib";
+import { createGunzip, type Gunzip } from "node:zlib";
 import { RowSplitter } from "./row-splitter.ts";
 
 /** Why an import file cannot be read as rows at all: one sentence for `errors.Message`. */
@@ -13,29 +13,6 @@ export function isGzip(bytes: Uint8Array): boolean {
 }
 
 const NOT_GZIP = "The file starts like a gzip file but could not be decompressed.";
-
-/**
- * Reads a whole (small) import file as rows: a JSON array or, when `ndjson` is allowed, one JSON
- * value per line; gzip-compressed or not. The same rules and sentences as the streaming reader.
- */
-export function parseImportFile(
-  bytes: Uint8Array,
-  resource: string,
-  options: { ndjson?: boolean } = {},
-): unknown[] {
-  let plain = bytes;
-  if (isGzip(bytes)) {
-    try {
-      plain = gunzipSync(bytes);
-    } catch {
-      throw new ImportFileError(NOT_GZIP);
-    }
-  }
-  const splitter = new RowSplitter(resource, options.ndjson ?? false);
-  const rows = splitter.push(plain);
-  for (const row of splitter.end()) rows.push(row);
-  return rows;
-}
 
 /**
  * Streams an import file's rows in batches, never holding the file: gzip is recognised by its
