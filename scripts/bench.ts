@@ -5,6 +5,7 @@ import {
   exportTargets,
 } from "./bench-export.ts";
 import { benchImport, describeImportBench } from "./bench-import.ts";
+import { benchRestoreIsolated, describeRestore, type RestoreBenchResult } from "./bench-restore.ts";
 
 /**
  * `npm run bench`: the service's speed and memory targets, each as a ratio to a bound measured
@@ -15,7 +16,11 @@ import { benchImport, describeImportBench } from "./bench-import.ts";
  *   (<= 3.6: linear) and peak RSS 1M/100k (<= 1.5x: memory does not grow with rows);
  * - import: a 4 MiB comments file (a third replies) and a 4 MiB users file with bcrypt cost 10,
  *   rows/s, and for users the ratio to the pure bcrypt bound (cores x hashes/s).
- * `npm run bench -- --quick` runs 10,000 / 30,000 / 100,000 comments and skips nothing else.
+ * - restore: 100,000 and 1,000,000 comments (~44 and ~440 MB) through the upload path (presigned
+ *   PUT, start, worker): rows/s checked and written, the ratio to PostgreSQL's own COPY of the same
+ *   rows in the same run, and peak RSS, which must stay within 1.5x of the smaller run.
+ * `npm run bench -- --quick` runs 10,000 / 30,000 / 100,000 comments (restores: 10,000 and
+ * 100,000) and skips nothing else.
  */
 const quick = process.argv.includes("--quick");
 const sizes = quick ? [10_000, 30_000, 100_000] : [100_000, 300_000, 1_000_000];
@@ -34,5 +39,25 @@ for (const line of targets.lines) console.log(line);
 const imports = await benchImport();
 console.log(describeImportBench(imports));
 
-console.log(JSON.stringify({ exports, exportTargets: targets, imports }));
-process.exit(targets.ok ? 0 : 1);
+const restores: RestoreBenchResult[] = [];
+for (const rows of [sizes[0] as number, sizes.at(-1) as number]) {
+  const result = await benchRestoreIsolated(rows);
+  restores.push(result);
+  console.log(describeRestore(result));
+}
+const [restoreSmall, restoreLarge] = restores as [RestoreBenchResult, RestoreBenchResult];
+const restoreRatio = restoreLarge.peakRssMb / restoreSmall.peakRssMb;
+console.log(
+  `restore peak RSS ratio ${restoreRatio.toFixed(2)}x (target <= 1.5x): ${restoreRatio <= 1.5 ? "ok" : "EXCEEDED"}; ${restoreLarge.rowsPerSecond.toLocaleString("en-US")} rows/s (target >= 50,000 on this machine): ${restoreLarge.rowsPerSecond >= 50_000 ? "ok" : "BELOW"}`,
+);
+
+console.log(
+  JSON.stringify({
+    exports,
+    exportTargets: targets,
+    imports,
+    restores,
+    restoreRssRatio: Number(restoreRatio.toFixed(3)),
+  }),
+);
+process.exit(targets.ok && restoreRatio <= 1.5 ? 0 : 1);
