@@ -76,7 +76,9 @@ async function child(rows: number, commentsPath: string): Promise<RestoreBenchRe
   let stack: LocalStack | undefined;
   try {
     // RESTORE_LOG_LEVEL=INFO shows the import's phases and their durations.
+    // The S3 emulator in a process of its own: it receives the whole PUT, which is not the import's memory.
     stack = await startScratchStack("bench-restore", {
+      awsInChildProcess: true,
       env: process.env.RESTORE_LOG_LEVEL ? { LOG_LEVEL: process.env.RESTORE_LOG_LEVEL } : {},
     });
     const local = stack;
