@@ -2,10 +2,11 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { finished } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import bcrypt from "bcryptjs";
 import { lambdaContext } from "./local/lambda-runtime.ts";
@@ -70,6 +71,19 @@ async function writeCommentsFile(path: string, rows: number, members: string[], 
   return { replies, bytes: statSync(path).size };
 }
 
+/** PUTs a file to a presigned URL as a client would, streamed from disk (never held whole). */
+async function putFile(url: string, path: string): Promise<void> {
+  const request = httpRequest(url, {
+    method: "PUT",
+    headers: { "content-length": String(statSync(path).size) },
+  });
+  const answered = once(request, "response") as Promise<[IncomingMessage]>;
+  await pipeline(createReadStream(path), request);
+  const [response] = await answered;
+  response.resume();
+  if (response.statusCode !== 200) throw new Error(`PUT failed: ${response.statusCode}`);
+}
+
 /** One size, on a stack of its own, in this process (run by `benchRestoreIsolated`). */
 async function child(rows: number, commentsPath: string): Promise<RestoreBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), "bench-restore-"));
@@ -131,13 +145,7 @@ async function child(rows: number, commentsPath: string): Promise<RestoreBenchRe
     /** Upload path: ask for an upload, PUT the file, start, deliver until the job ends. */
     const restore = async (type: string, file: string, onStart?: () => void) => {
       const { upload } = await api("POST", "/imports/uploads", { type, filename: `${type}.json` });
-      const put = await fetch(upload.upload_url, {
-        method: "PUT",
-        body: Readable.toWeb(createReadStream(file)) as ReadableStream,
-        headers: { "content-length": String(statSync(file).size) },
-        duplex: "half",
-      } as RequestInit);
-      if (!put.ok) throw new Error(`PUT failed: ${put.status}`);
+      await putFile(upload.upload_url, file);
       onStart?.();
       const started = performance.now();
       const { backup_history: job } = await api("POST", "/imports", {
