@@ -264,7 +264,7 @@ async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcom
     const replay = await appliedRows(client, job.jobId);
     if (replay !== undefined) return { status: "finished", rows: replay, replayed: true } as const;
     // Room for the hash joins of a large file's checks and write.
-    await client.query("SET LOCAL work_mem = '256MB'");
+    await client.query("SET LOCAL work_mem = '64MB'");
     // Checked (again) under the application's lock: another import may have landed meanwhile.
     await checkAgainstApp(client, spec, tables, job.appId);
     const late = await rejection(tables, job.resource, rowCount as number, client as never);
