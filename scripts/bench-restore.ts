@@ -7,10 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
-import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import bcrypt from "bcryptjs";
-import { lambdaContext } from "./local/lambda-runtime.ts";
-import { sqsEvent } from "./local/sqs-event.ts";
+import { deliverBatch } from "./local/deliver.ts";
 import { type LocalStack, startScratchStack } from "./local/stack.ts";
 
 /** What one restore of a comments file through the upload path measured. */
@@ -103,32 +101,13 @@ async function child(rows: number, commentsPath: string): Promise<RestoreBenchRe
     await upsertApplication(app);
     const headers = { "QISCUS-SDK-APP-ID": app.appId, "QISCUS-SDK-SECRET": app.secret };
 
-    const deliverAll = async () => {
-      const queueUrl = local.queues.ImportQueue as string;
-      const { Messages = [] } = await sqs().send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: 1,
-          WaitTimeSeconds: 1,
-        }),
-      );
-      if (!Messages.length) return;
-      const event = sqsEvent(
-        Messages.map((message) => ({
-          body: message.Body ?? "",
-          messageId: message.MessageId,
-          receiptHandle: message.ReceiptHandle,
-        })),
-        "arn:aws:sqs:us-east-1:000000000000:imports",
-      );
-      const fn = local.runtime.definition("importWorker");
-      await local.runtime.invoke("importWorker", event, lambdaContext(fn));
-      for (const message of Messages) {
-        await sqs().send(
-          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
-        );
-      }
-    };
+    const deliverAll = () =>
+      deliverBatch(local.runtime, sqs(), {
+        functionName: "importWorker",
+        queueUrl: local.queues.ImportQueue as string,
+        queueArn: "arn:aws:sqs:us-east-1:000000000000:imports",
+        batchSize: 1,
+      });
 
     const api = async (method: string, path: string, body?: unknown) => {
       const response = await fetch(`${local.url}/api/v2.1/rest${path}`, {
