@@ -14,11 +14,6 @@ export function objectKey(kind: JobKind, appId: string, jobId: string): string {
   return `${kind}s/${encodeURIComponent(appId)}/${jobId}.json`;
 }
 
-/** Work an import carries from one invocation to the next: `imports/<app>/<job>.progress.json`. */
-export function importProgressKey(appId: string, jobId: string): string {
-  return `imports/${encodeURIComponent(appId)}/${jobId}.progress.json`;
-}
-
 /** A presigned GET URL that downloads the object under `filename`. */
 export function presignDownload(
   key: string,
