@@ -1,6 +1,5 @@
 import type { ErrorObject } from "ajv";
 import { PATTERN_HINTS } from "../../schemas/import-fields.ts";
-import type { ImportRowError } from "../jobs/job-record.ts";
 import { describeError, errorField } from "../validation.ts";
 
 /** At most this many row problems are kept in a job's `errors.Data`. */

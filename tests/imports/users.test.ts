@@ -1,17 +1,8 @@
 import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
 import { chatDb } from "../../lib/chat-db/pool.ts";
-import { drainQueue, newApp } from "../support/harness.ts";
-import {
-  countRows,
-  email,
-  getImport,
-  importOk,
-  importRows,
-  postImport,
-  problemsOf,
-  user,
-} from "./support.ts";
+import { newApp } from "../support/harness.ts";
+import { countRows, email, importOk, importRows, problemsOf, user } from "./support.ts";
 
 async function storedUsers(appId: string) {
   const { rows } = await chatDb().query(
