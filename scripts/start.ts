@@ -1,4 +1,7 @@
 import { join } from "node:path";
+// Before any AWS SDK request: every function runs in this one process, each invocation in its
+// own log context.
+import { invocationStore } from "./local/isolate-invocations.ts";
 import { ROOT_DIR, startLocalStack } from "./local/stack.ts";
 
 /** `npm start`: the whole service on this machine. `npm start -- --fresh` wipes local state first. */
@@ -19,8 +22,7 @@ const stack = await startLocalStack({
   },
   dbPassword: env.LOCAL_DB_PASSWORD ?? "chat-local",
   awsInChildProcess: true,
-  // Every function runs in this one process: each invocation logs under its own function name.
-  isolateInvocations: true,
+  invocationStore,
   demoApps: [
     {
       appId: env.DEMO_APP_ID ?? "demo-app",

@@ -23,7 +23,6 @@ export function jobConsumer(
   kinds: readonly JobKind[],
   handle: (message: JobMessage, context: Context) => Promise<JobOutcome>,
 ) {
-  const processor = new BatchProcessor(EventType.SQS);
   const handleRecord = async (record: SQSRecord, context: Context): Promise<JobOutcome> => {
     logger.setCorrelationId(record.messageId);
     const message = parseJobMessage(record.body);
@@ -46,11 +45,18 @@ export function jobConsumer(
     }
   };
   return instrumented((event: SQSEvent, context) =>
-    processPartialResponse(event, (record: SQSRecord) => handleRecord(record, context), processor, {
-      context,
-      // One record at a time: log keys belong to one job.
-      processInParallel: false,
-      throwOnFullBatchFailure: false,
-    }),
+    processPartialResponse(
+      event,
+      (record: SQSRecord) => handleRecord(record, context),
+      // One processor per invocation: its state belongs to this batch, also where invocations
+      // share a process (Lambda's multi-concurrency mode keeps it in the invocation's context).
+      new BatchProcessor(EventType.SQS),
+      {
+        context,
+        // One record at a time: log keys belong to one job.
+        processInParallel: false,
+        throwOnFullBatchFailure: false,
+      },
+    ),
   );
 }

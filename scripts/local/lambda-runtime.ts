@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { InvokeStore, InvokeStoreBase } from "@aws/lambda-invoke-store";
+import { InvokeStoreBase } from "@aws/lambda-invoke-store";
 import type { Context } from "aws-lambda";
 import type { FunctionDefinition } from "./serverless-definition.ts";
 
@@ -30,36 +30,22 @@ export function lambdaContext(
   };
 }
 
-/** How many invocations the local runtime lets share one process (Lambda's own setting). */
-const MAX_CONCURRENCY = "64";
-
 /**
- * The invocation store Lambda's runtime keeps when invocations share a process. Powertools scopes
- * log keys and the Lambda context to the invocation through it, so that a line logged by one
- * function never carries another's name or job.
- */
-async function invokeStore() {
-  const store = await InvokeStore.getInstanceAsync(true);
-  process.env.AWS_LAMBDA_MAX_CONCURRENCY ??= MAX_CONCURRENCY;
-  return store;
-}
-
-/**
- * Loads each function's handler module once and invokes it the way Lambda's runtime does. With
- * `isolateInvocations`, every invocation runs in its own context although all functions share
- * this one process (as in `npm start`); only a process whose every handler call goes through
- * `invoke` may turn it on, since Powertools then expects an invocation context everywhere.
+ * Loads each function's handler module once and invokes it the way Lambda's runtime does. Given
+ * the process's invocation store (`isolate-invocations.ts`), every invocation runs in its own
+ * context although all functions share this one process (as in `npm start`), so that a log line
+ * never carries another function's name or job.
  */
 export class LambdaRuntime {
   private readonly handlers = new Map<string, Promise<Handler>>();
-  private readonly store?: ReturnType<typeof invokeStore>;
+  private readonly store?: InvokeStoreBase;
 
   constructor(
     private readonly rootDir: string,
     readonly functions: FunctionDefinition[],
-    options: { isolateInvocations?: boolean } = {},
+    options: { invocationStore?: InvokeStoreBase } = {},
   ) {
-    if (options.isolateInvocations) this.store = invokeStore();
+    this.store = options.invocationStore;
   }
 
   definition(name: string): FunctionDefinition {
@@ -71,7 +57,7 @@ export class LambdaRuntime {
   /** Invokes a function by name with an event, like `aws lambda invoke`. */
   async invoke(name: string, event: unknown, context?: Context): Promise<unknown> {
     const fn = this.definition(name);
-    const store = await this.store;
+    const store = this.store;
     const handler = await this.load(fn);
     const invocation = context ?? lambdaContext(fn);
     if (!store) return handler(event, invocation);

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { InvokeStoreBase } from "@aws/lambda-invoke-store";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { type EmulatorPorts, startEmulators } from "./emulators.ts";
 import { startHttpGateway } from "./http-gateway.ts";
@@ -31,8 +32,8 @@ export interface LocalStackOptions {
   demoApps?: DemoApp[];
   /** Run the AWS emulators in a child process so that they get a core of their own. */
   awsInChildProcess?: boolean;
-  /** Give every invocation its own log context (only where nothing calls a handler directly). */
-  isolateInvocations?: boolean;
+  /** The process's invocation store: every invocation gets its own log context (`npm start`). */
+  invocationStore?: InvokeStoreBase;
   /** Extra environment for the functions (overrides the defaults). */
   env?: Record<string, string>;
   /** Extra PostgreSQL server settings (benchmarks). */
@@ -111,7 +112,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     for (const app of options.demoApps ?? []) await upsertApplication(app);
 
     const runtime = new LambdaRuntime(ROOT_DIR, definition.functions, {
-      isolateInvocations: options.isolateInvocations,
+      invocationStore: options.invocationStore,
     });
     const server: Server = await startHttpGateway(runtime, options.httpPort, {
       throttle: definition.httpApiThrottle,

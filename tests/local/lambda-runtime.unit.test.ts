@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ROOT_DIR } from "../../scripts/local/stack.ts";
 
 describe("the local Lambda runtime", () => {
-  it("given two functions running at once in one process, then each log line carries its own function and keys", async () => {
+  it("given functions running at once in one process, then each log line carries its own function and keys and every handler runs", async () => {
     // A process of its own, like `npm start`: the logger there is the one the functions share.
     const { stderr } = await promisify(execFile)(
       process.execPath,
