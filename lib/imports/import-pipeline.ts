@@ -31,8 +31,10 @@ export interface PipelineIo {
   open(): Promise<AsyncIterable<Uint8Array>>;
   /** NDJSON is accepted (uploaded files); otherwise only a JSON array. */
   ndjson: boolean;
-  /** True once the invocation should hand over rather than start more work. */
-  timeIsUp(): boolean;
+  /** Milliseconds left in this invocation. */
+  remainingMs(): number;
+  /** Time an invocation keeps in reserve for handing over (IMPORT_RESERVE_MS). */
+  reserveMs: number;
   /** The job's percentage, rising. */
   progress(percentage: number): void;
 }
@@ -226,10 +228,17 @@ async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcom
       }
       throw error;
     }
+    const loadSeconds = seconds();
     logger.info("import file loaded and checked row by row", {
       rows: rowCount,
-      seconds: seconds(),
+      seconds: loadSeconds,
     });
+    // The checks and the write of a large file take about as long again as its load: when that
+    // may not fit in what is left of this invocation, the next one starts from the staging tables.
+    if (io.remainingMs() < loadSeconds * 2000 + io.reserveMs) {
+      logger.info("import continues from its staging tables in a new invocation");
+      return { status: "continued" };
+    }
   }
 
   // Checks against the application run under its lock in the write's transaction; they run

@@ -68,7 +68,8 @@ class ImportRun implements LeasedWork {
     const outcome = await runImportPipeline(this.job, {
       open: async () => objectStream(this.job.objectKey),
       ndjson: isUploadedFile(this.job),
-      timeIsUp: () => this.clock.getRemainingTimeInMillis() < config().importReserveMillis,
+      remainingMs: () => this.clock.getRemainingTimeInMillis(),
+      reserveMs: config().importReserveMillis,
       progress: (percentage) => {
         if (percentage <= shown) return;
         shown = percentage;

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { chatDb } from "../../lib/chat-db/pool.ts";
+import { loadedRows } from "../../lib/chat-db/staging.ts";
 import { runImport } from "../../lib/imports/import-worker.ts";
 import { sendJobMessage } from "../../lib/jobs/job-queue.ts";
 import { jobStore } from "../../lib/jobs/job-store.ts";
-import { newApp, unhurried } from "../support/harness.ts";
+import { clock, drainQueue, newApp, unhurried } from "../support/harness.ts";
 import {
   comment,
   countRows,
@@ -91,5 +93,24 @@ describe("import delivery", () => {
       expect(job.errors.Message).toMatch(message);
       expect(job.errors.Data).toBeNull();
     }
+  });
+
+  it("given an invocation with too little time left after loading the file, when processed, then the next one checks and writes from the staging tables", async () => {
+    const app = await newApp();
+    const { alice, roomId } = await roomWithTwoUsers(app);
+    const rows = Array.from({ length: 50 }, () => comment(alice, roomId));
+    const posted = await postImport(app, "comments", JSON.stringify(rows));
+    const jobId = posted.body.results.backup_history.unique_id;
+    const message = { kind: "import" as const, appId: app.appId, jobId, seq: 0 };
+    // Less time left than the worker keeps in reserve: it loads the file, then hands over.
+    expect(await runImport(message, clock(30_000))).toBe("continued");
+    expect(await loadedRows(chatDb(), jobId)).toBe(50);
+    expect(await countRows(app.appId, "comments")).toBe(0);
+    expect((await getImport(app, jobId)).status).toBe("processing");
+    // The next invocation does not load again, even with as little time: it checks and writes.
+    await drainQueue("ImportQueue", { budgetMs: 30_000 });
+    expect(await getImport(app, jobId)).toMatchObject({ status: "finished", total_rows: 50 });
+    expect(await countRows(app.appId, "comments")).toBe(50);
+    expect(await loadedRows(chatDb(), jobId)).toBeUndefined();
   });
 });
