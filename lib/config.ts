@@ -27,6 +27,10 @@ export interface Config {
   exportPartBytes: number;
   /** An export worker checkpoints when the invocation has less than this left. */
   exportReserveMillis: number;
+  /** An export of more rows than this is split into key ranges worked in parallel. */
+  exportParallelRows: number;
+  /** At most this many key ranges per export. */
+  exportRanges: number;
   /** A worker's lease on a job outlives its invocation by this much; a crashed holder frees the job then. */
   leaseMarginMillis: number;
   /** An import worker saves its hashing progress and hands over when less than this is left. */
@@ -92,6 +96,8 @@ export function loadConfig(env: Env = process.env): Config {
     exportPageRows: integer(env, "EXPORT_PAGE_ROWS", 50000, 1, 1000000),
     exportPartBytes: integer(env, "EXPORT_PART_BYTES", 8 * 1024 * 1024, 5 * 1024 * 1024, 512 << 20),
     exportReserveMillis: integer(env, "EXPORT_RESERVE_MS", 60000, 0, 900000),
+    exportParallelRows: integer(env, "EXPORT_PARALLEL_ROWS", 2_000_000, 1, 1_000_000_000),
+    exportRanges: integer(env, "EXPORT_RANGES", 4, 1, 100),
     leaseMarginMillis: integer(env, "LEASE_MARGIN_MS", 30000, 0, 900000),
     importReserveMillis: integer(env, "IMPORT_RESERVE_MS", 60000, 0, 900000),
     hashThreads: integer(env, "HASH_THREADS", cpuCount, 1, 64),

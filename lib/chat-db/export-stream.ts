@@ -308,3 +308,39 @@ export async function openExportRowStream(scope: ExportScope): Promise<ExportRow
     },
   };
 }
+
+/**
+ * Upper bounds of `count` key ranges of about equal rows over the `rows` rows of `scope`: the
+ * position of every (rows/count)-th row, read from the ordered index with the same plan settings
+ * as the rows themselves. Fewer bounds come back when rows went missing meanwhile.
+ */
+export async function rangeBounds(
+  scope: ExportScope,
+  rows: number,
+  count: number,
+): Promise<ExportCursor[]> {
+  const client = await chatDb().connect();
+  try {
+    await client.query(ORDERED_SCAN_SETTINGS.map((name) => `SET ${name} = off`).join("; "));
+    const bounds: ExportCursor[] = [];
+    // Range k ends at row index end(k) - 1; each bound is found from the one before it.
+    const end = (k: number) => Math.floor((rows * k) / count);
+    for (let k = 1; k < count; k += 1) {
+      const offset = end(k) - 1 - (k > 1 ? end(k - 1) : 0);
+      const { rows: found } = await client.query<{ created_at: string; id: string }>(
+        `SELECT t.created_at::text AS created_at, t.id::text AS id
+           FROM ${SHAPES[scope.resource].table} t WHERE ${where(scope, bounds.at(-1))}
+           ORDER BY t.created_at, t.id OFFSET ${integer(offset)} LIMIT 1`,
+      );
+      const row = found[0];
+      if (!row) break;
+      bounds.push({ createdAt: row.created_at, id: Number(row.id) });
+    }
+    await client.query(ORDERED_SCAN_SETTINGS.map((name) => `RESET ${name}`).join("; "));
+    client.release();
+    return bounds;
+  } catch (error) {
+    client.release(true);
+    throw error;
+  }
+}

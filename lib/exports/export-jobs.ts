@@ -1,6 +1,6 @@
 import { type ExportRequest, exportRequestSchema } from "../../schemas/export-request.ts";
 import { BadRequestError } from "../errors.ts";
-import { abortUpload, deleteObject, presignDownload } from "../jobs/files.ts";
+import { abortUpload, deleteObject, presignDownload, rangeObjectKey } from "../jobs/files.ts";
 import { displayTime, type JobRecord, type JobTrigger, type Resource } from "../jobs/job-record.ts";
 import { findJob, newJob } from "../jobs/jobs.ts";
 import { cancel, open } from "../jobs/lifecycle.ts";
@@ -73,10 +73,17 @@ export async function downloadUrl(job: JobRecord): Promise<string> {
  */
 export async function deleteExport(appId: string, jobId: string | undefined): Promise<JobRecord> {
   const job = await findJob(appId, "export", jobId);
-  const removed = (await cancel(appId, job.jobId)) ?? job;
+  const cancelled = await cancel(appId, job.jobId);
+  const removed = cancelled.job ?? job;
   await deleteObject(removed.objectKey);
   if (removed.checkpoint?.uploadId)
     await abortUpload(removed.objectKey, removed.checkpoint.uploadId);
+  // A parallel export's range files: the ranges still running remove their own when they notice.
+  for (const range of cancelled.ranges) {
+    await deleteObject(rangeObjectKey(removed.objectKey, range.range));
+    if (range.uploadId)
+      await abortUpload(rangeObjectKey(removed.objectKey, range.range), range.uploadId);
+  }
   logger.info("export deleted", { job_id: job.jobId, status: removed.status });
   return removed;
 }

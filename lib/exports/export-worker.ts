@@ -8,11 +8,17 @@ import {
   type ExportCursor,
   type ExportScope,
 } from "../chat-db/export-queries.ts";
-import { cursorOf, openExportRowStream, type StreamedRow } from "../chat-db/export-stream.ts";
+import {
+  cursorOf,
+  openExportRowStream,
+  rangeBounds,
+  type StreamedRow,
+} from "../chat-db/export-stream.ts";
 import { config } from "../config.ts";
-import { abortUpload, deleteObject } from "../jobs/files.ts";
-import type { InvocationClock, JobMessage } from "../jobs/job-queue.ts";
+import { abortUpload, deleteObject, rangeObjectKey, readObjectFrom } from "../jobs/files.ts";
+import { type InvocationClock, type JobMessage, sendJobMessage } from "../jobs/job-queue.ts";
 import type { ExportCheckpoint, JobRecord } from "../jobs/job-record.ts";
+import { jobStore } from "../jobs/job-store.ts";
 import {
   type JobOutcome,
   type Lease,
@@ -22,8 +28,9 @@ import {
 } from "../jobs/lifecycle.ts";
 import { jobMetric, logger } from "../observability.ts";
 import { exportFile } from "./export-file.ts";
+import { runRange } from "./export-ranges.ts";
 import { completeUpload, createUpload, uploadPart } from "./multipart-upload.ts";
-import { PartPipeline } from "./part-pipeline.ts";
+import { PartPipeline, type PartProgress } from "./part-pipeline.ts";
 
 /** Tuning of one run; every value defaults to the service configuration. */
 export interface ExportWorkerOptions {
@@ -33,6 +40,10 @@ export interface ExportWorkerOptions {
   partBytes?: number;
   /** Checkpoint and hand over when the invocation has less time than this left. */
   reserveMs?: number;
+  /** An export of more rows than this is split into key ranges (`EXPORT_PARALLEL_ROWS`). */
+  parallelRows?: number;
+  /** At most this many key ranges (`EXPORT_RANGES`). */
+  ranges?: number;
   /** Called after each part is uploaded and its checkpoint stored (progress display). */
   onPart?: (progress: { parts: number; rows: number; bytes: number }) => void | Promise<void>;
 }
@@ -42,13 +53,15 @@ const PROGRESS_ROWS = 10_000;
 
 const S3_PERMANENT = new Set(["NoSuchUpload", "InvalidPart", "InvalidPartOrder", "EntityTooSmall"]);
 
-function isPermanent(error: unknown): boolean {
+/** True for an error no retry can help (bad data, a broken upload). */
+export function isPermanent(error: unknown): boolean {
   // SQLSTATE class 22: data exceptions (unknown time zone, impossible date, ...).
   if (error instanceof pg.DatabaseError) return error.code?.startsWith("22") ?? false;
   return error instanceof S3ServiceException && S3_PERMANENT.has(error.name);
 }
 
-function reasonOf(error: unknown): string {
+/** What a user reads about a permanent error. */
+export function reasonOf(error: unknown): string {
   if (error instanceof pg.DatabaseError) return `the chat data could not be read: ${error.message}`;
   if (error instanceof S3ServiceException) {
     return `the file could not be stored (${error.name}); please request a new export`;
@@ -56,11 +69,31 @@ function reasonOf(error: unknown): string {
   return (error as Error).message;
 }
 
-interface Settings {
+/** The tuning of one run, every value given. */
+export interface Settings {
   pageRows: number;
   partBytes: number;
   reserveMs: number;
+  parallelRows: number;
+  ranges: number;
   onPart?: ExportWorkerOptions["onPart"];
+}
+
+function settingsOf(options: ExportWorkerOptions): Settings {
+  return {
+    pageRows: options.pageRows ?? config().exportPageRows,
+    partBytes: options.partBytes ?? config().exportPartBytes,
+    reserveMs: options.reserveMs ?? config().exportReserveMillis,
+    parallelRows: options.parallelRows ?? config().exportParallelRows,
+    ranges: options.ranges ?? config().exportRanges,
+    onPart: options.onPart,
+  };
+}
+
+/** The finisher's position in the range files. */
+interface JoinCursor {
+  range: number;
+  offset: number;
 }
 
 /**
@@ -73,23 +106,20 @@ export function runExport(
   clock: InvocationClock,
   options: ExportWorkerOptions = {},
 ): Promise<JobOutcome> {
-  return runLeased(
-    message,
-    clock,
-    (lease) =>
-      new ExportRun(lease, clock, {
-        pageRows: options.pageRows ?? config().exportPageRows,
-        partBytes: options.partBytes ?? config().exportPartBytes,
-        reserveMs: options.reserveMs ?? config().exportReserveMillis,
-        onPart: options.onPart,
-      }),
-  );
+  const settings = settingsOf(options);
+  if (message.range !== undefined) return runRange(message, clock, settings);
+  return runLeased(message, clock, (lease) => new ExportRun(lease, clock, settings));
 }
 
 /**
  * One invocation's share of an export, holding the lease. Its steps: open the file (first
  * invocation), stream rows from PostgreSQL into parts (`PartPipeline`) until the rows end or
  * time runs low, then finish the file or hand over to the next invocation.
+ *
+ * An export of more than `parallelRows` rows is split instead: the first invocation stores the
+ * key ranges and queues one message per range (`export-ranges.ts` writes each range's file);
+ * the job's next message, queued by the last range to finish, joins the range files into the
+ * export file, hashing it whole.
  */
 class ExportRun implements LeasedWork {
   private readonly job: JobRecord;
@@ -128,6 +158,12 @@ class ExportRun implements LeasedWork {
   async run(): Promise<JobOutcome> {
     try {
       if (!this.checkpoint) await this.open();
+      const ranges = this.checkpoint?.ranges;
+      if (ranges) {
+        return this.checkpoint?.rangesQueued
+          ? await this.join(ranges.length + 1)
+          : await this.queueRanges(ranges.length + 1);
+      }
       const rowsEnded = await this.writeRows();
       return rowsEnded ? await this.finish() : await this.handOver();
     } catch (error) {
@@ -145,10 +181,12 @@ class ExportRun implements LeasedWork {
     else if (this.checkpoint?.uploadId) {
       await abortUpload(this.job.objectKey, this.checkpoint.uploadId);
     }
+    await this.deleteRangeFiles();
   }
 
   async failed(): Promise<void> {
     if (this.checkpoint?.uploadId) await abortUpload(this.job.objectKey, this.checkpoint.uploadId);
+    await this.deleteRangeFiles();
     jobMetric("ExportsFailed", MetricUnit.Count, 1, this.job.resource);
   }
 
@@ -167,6 +205,19 @@ class ExportRun implements LeasedWork {
     };
     this.checkpoint = checkpoint;
     checkpoint.expectedRows = await countExportRows(this.scope);
+    if (checkpoint.expectedRows > this.settings.parallelRows && this.settings.ranges > 1) {
+      const bounds = await rangeBounds(this.scope, checkpoint.expectedRows, this.settings.ranges);
+      if (bounds.length > 0) {
+        checkpoint.ranges = bounds;
+        logger.info("export split into key ranges", {
+          expected_rows: checkpoint.expectedRows,
+          ranges: bounds.length + 1,
+          cut_id: cutId,
+        });
+        await this.lease.checkpoint({ checkpoint });
+        return;
+      }
+    }
     checkpoint.uploadId = await createUpload(this.job.objectKey);
     const hasher = await createSHA256();
     hasher.init();
@@ -232,6 +283,135 @@ class ExportRun implements LeasedWork {
       }
     } finally {
       await rows.close();
+    }
+  }
+
+  /**
+   * Stores one item per key range and queues a message for each, then parks the job: the ranges
+   * run under their own leases. Redone whole after a crash (an existing range is kept; a
+   * duplicated message is dropped or busy).
+   */
+  private async queueRanges(count: number): Promise<JobOutcome> {
+    const checkpoint = this.checkpoint as ExportCheckpoint;
+    const { appId, jobId } = this.job;
+    for (let range = 0; range < count; range += 1) {
+      await jobStore().createRange({
+        appId,
+        jobId,
+        range,
+        status: "processing",
+        seq: 0,
+        uploadId: "",
+        parts: [],
+        rows: 0,
+        bytes: 0,
+        expiresAt: this.job.expiresAt,
+      });
+    }
+    // The ranges exist before any write under the lease: a cancel from here on removes them.
+    await this.lease.checkpoint({ checkpoint });
+    for (let range = 0; range < count; range += 1) {
+      await sendJobMessage({ kind: "export", appId, jobId, seq: 0, range });
+    }
+    await this.lease.park({ checkpoint: { ...checkpoint, rangesQueued: true } });
+    return "continued";
+  }
+
+  /**
+   * Joins the finished range files, in order, into the export file through the part pipeline,
+   * hashing the whole file; resumable at every stored part (range and byte offset).
+   */
+  private async join(count: number): Promise<JobOutcome> {
+    const checkpoint = this.checkpoint as ExportCheckpoint;
+    const { appId, jobId } = this.job;
+    const ranges = [];
+    for (let range = 0; range < count; range += 1) {
+      ranges.push(await jobStore().getRange(appId, jobId, range));
+    }
+    if (ranges.some((range) => range?.status !== "finished")) {
+      // The last range to finish queues the job's message again.
+      await this.lease.release();
+      return "dropped";
+    }
+    const totalRows = ranges.reduce((sum, range) => sum + (range?.rows ?? 0), 0);
+    if (!checkpoint.uploadId) {
+      checkpoint.uploadId = await createUpload(this.job.objectKey);
+      const hasher = await createSHA256();
+      hasher.init();
+      checkpoint.hashState = Buffer.from(hasher.save()).toString("base64");
+      checkpoint.joined = { range: 0, offset: 0 };
+      await this.lease.checkpoint({ checkpoint });
+    }
+    this.hasher = await createSHA256();
+    this.hasher.load(Buffer.from(checkpoint.hashState, "base64"));
+    const progress: PartProgress<JoinCursor> = {
+      cursor: checkpoint.joined,
+      parts: checkpoint.parts,
+      rows: 0,
+      bytes: checkpoint.bytes,
+      hashState: checkpoint.hashState,
+    };
+    const pipeline = new PartPipeline<JoinCursor>(
+      this.settings.partBytes,
+      progress,
+      this.hasher,
+      {
+        upload: (partNumber, body) =>
+          uploadPart(this.job.objectKey, checkpoint.uploadId, partNumber, body),
+        stored: async (stored) => {
+          checkpoint.joined = stored.cursor;
+          checkpoint.bytes = stored.bytes;
+          checkpoint.hashState = stored.hashState;
+          await this.lease.checkpoint({ checkpoint });
+        },
+      },
+      checkpoint.parts.length + 1,
+    );
+    const start = checkpoint.joined ?? { range: 0, offset: 0 };
+    for (let range = start.range; range < count; range += 1) {
+      const size = ranges[range]?.bytes ?? 0;
+      let offset = range === start.range ? start.offset : 0;
+      if (offset >= size) continue;
+      for await (const chunk of await readObjectFrom(
+        rangeObjectKey(this.job.objectKey, range),
+        offset,
+      )) {
+        pipeline.part.appendBytes(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        offset += chunk.byteLength;
+        if (!pipeline.full()) continue;
+        await pipeline.cut({ range, offset });
+        if (this.clock.getRemainingTimeInMillis() < this.settings.reserveMs) {
+          // The rest of this range file is read again by the next invocation.
+          await pipeline.settle();
+          await this.lease.handOver();
+          return "continued";
+        }
+      }
+    }
+    await pipeline.settle();
+    exportFile.appendEnd(pipeline.part, totalRows);
+    await pipeline.storeLast();
+    checkpoint.bytes = progress.bytes;
+    const checksum = this.hasher.digest("hex");
+    await completeUpload(this.job.objectKey, checkpoint.uploadId, checkpoint.parts, checksum);
+    this.completed = true;
+    checkpoint.rows = totalRows;
+    await this.lease.finish({
+      percentage: 100,
+      totalRows,
+      size: checkpoint.bytes,
+      checksumSha256: checksum,
+    });
+    await this.deleteRangeFiles();
+    this.recordFinished(checkpoint, checksum);
+    return "finished";
+  }
+
+  private async deleteRangeFiles(): Promise<void> {
+    const ranges = this.checkpoint?.ranges;
+    if (!ranges) return;
+    for (let range = 0; range <= ranges.length; range += 1) {
+      await deleteObject(rangeObjectKey(this.job.objectKey, range));
     }
   }
 

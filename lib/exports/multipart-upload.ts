@@ -47,12 +47,12 @@ export async function uploadPart(
   return { PartNumber: partNumber, ETag };
 }
 
-/** Completes the upload from its parts and tags the file with its SHA-256. */
+/** Completes the upload from its parts and tags the file with its SHA-256 (when given). */
 export async function completeUpload(
   key: string,
   uploadId: string,
   parts: UploadedPart[],
-  sha256: string,
+  sha256?: string,
 ): Promise<void> {
   const bucket = config().bucketName;
   await s3().send(
@@ -63,6 +63,7 @@ export async function completeUpload(
       MultipartUpload: { Parts: parts },
     }),
   );
+  if (sha256 === undefined) return;
   await s3().send(
     new PutObjectTaggingCommand({
       Bucket: bucket,

@@ -9,9 +9,9 @@ export interface StoredPart {
 }
 
 /** The position of a file (or of one key range of it) after its stored parts. */
-export interface PartProgress {
-  /** Last row inside the stored parts. */
-  cursor?: ExportCursor;
+export interface PartProgress<C = ExportCursor> {
+  /** Position after the stored parts (the last row in them, or a byte position). */
+  cursor?: C;
   parts: StoredPart[];
   rows: number;
   bytes: number;
@@ -20,10 +20,10 @@ export interface PartProgress {
 }
 
 /** Where the pipeline sends parts and how it records them. */
-export interface PartSink {
+export interface PartSink<C = ExportCursor> {
   upload(partNumber: number, body: Buffer): Promise<StoredPart>;
   /** Called after each part is stored and `progress` moved past it: persist the checkpoint. */
-  stored(progress: PartProgress): Promise<void>;
+  stored(progress: PartProgress<C>): Promise<void>;
 }
 
 /**
@@ -31,7 +31,7 @@ export interface PartSink {
  * the other is uploaded (at most one part in flight, so parts are hashed and recorded in order).
  * `progress` only ever names rows inside stored parts: a crash re-reads the rest.
  */
-export class PartPipeline {
+export class PartPipeline<C = ExportCursor> {
   private readonly buffers: [PartBuffer, PartBuffer];
   /** The buffer rows are written to now. */
   part: PartBuffer;
@@ -43,9 +43,10 @@ export class PartPipeline {
 
   constructor(
     private readonly partBytes: number,
-    readonly progress: PartProgress,
-    private readonly hasher: IHasher,
-    private readonly sink: PartSink,
+    readonly progress: PartProgress<C>,
+    /** Hashes the stored bytes in order; absent when no hash is wanted (a range file). */
+    private readonly hasher: IHasher | undefined,
+    private readonly sink: PartSink<C>,
     /** Number of the next part (1-based; a key range starts at its own number). */
     private nextPartNumber: number,
   ) {
@@ -59,8 +60,13 @@ export class PartPipeline {
     return this.part.length >= this.partBytes;
   }
 
+  /** True when the bytes written since the last cut fill a part. */
+  full(): boolean {
+    return this.part.length >= this.partBytes;
+  }
+
   /** Starts storing the buffered rows (ending at `cursor`) as the next part. */
-  async cut(cursor: ExportCursor): Promise<void> {
+  async cut(cursor: C): Promise<void> {
     // Settled: the other buffer's upload is done, so it can take the next rows.
     await this.settle();
     const body = this.part.bytes();
@@ -92,14 +98,16 @@ export class PartPipeline {
   private async send(body: Buffer, rows: number): Promise<void> {
     const part = await this.sink.upload(this.nextPartNumber, body);
     this.nextPartNumber += 1;
-    this.hasher.update(body);
     this.progress.parts.push(part);
     this.progress.rows += rows;
     this.progress.bytes += body.length;
-    this.progress.hashState = Buffer.from(this.hasher.save()).toString("base64");
+    if (this.hasher) {
+      this.hasher.update(body);
+      this.progress.hashState = Buffer.from(this.hasher.save()).toString("base64");
+    }
   }
 
-  private async store(body: Buffer, rows: number, cursor: ExportCursor): Promise<void> {
+  private async store(body: Buffer, rows: number, cursor: C): Promise<void> {
     await this.send(body, rows);
     this.progress.cursor = cursor;
     this.partsStored += 1;

@@ -9,15 +9,17 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { dynamo } from "../aws/dynamodb.ts";
 import { config } from "../config.ts";
-import type { JobKind, JobRecord } from "./job-record.ts";
+import type { ExportRange, JobKind, JobRecord } from "./job-record.ts";
 import type { JobCondition, JobStore, NightlyGuard } from "./job-store.ts";
 import {
   EXPIRY_ATTRIBUTE,
   fromJobItem,
+  type ItemKey,
   jobKey,
   jobListKey,
   LIST_INDEX,
   nightlyGuardKey,
+  rangeKey,
   toJobItem,
 } from "./table-keys.ts";
 
@@ -61,6 +63,11 @@ function conditionExpression(
     names["#seq"] = "seq";
     values[":cSeq"] = condition.seqAtMost;
     conditions.push("#seq <= :cSeq");
+  }
+  if (condition.percentageBelow !== undefined) {
+    names["#percentage"] = "percentage";
+    values[":cPercentage"] = condition.percentageBelow;
+    conditions.push("#percentage < :cPercentage");
   }
   return conditions.join(" AND ");
 }
@@ -121,21 +128,32 @@ export class DynamoJobStore implements JobStore {
     condition: JobCondition = {},
     remove: readonly (keyof JobRecord)[] = [],
   ): Promise<JobRecord | undefined> {
+    const item = await this.updateItem(jobKey(appId, jobId), changes, condition, remove);
+    return fromJobItem(item);
+  }
+
+  /** A conditional update of any item; the item after it, or undefined when the condition failed. */
+  private async updateItem(
+    key: ItemKey,
+    changes: Record<string, unknown>,
+    condition: JobCondition,
+    remove: readonly string[],
+  ): Promise<Record<string, unknown> | undefined> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     const sets: string[] = [];
-    for (const [key, value] of Object.entries({
+    for (const [name, value] of Object.entries({
       ...changes,
       updatedAt: new Date().toISOString(),
     })) {
       if (value === undefined) continue;
-      names[`#${key}`] = key;
-      values[`:${key}`] = value;
-      sets.push(`#${key} = :${key}`);
+      names[`#${name}`] = name;
+      values[`:${name}`] = value;
+      sets.push(`#${name} = :${name}`);
     }
-    const removes = remove.map((key) => {
-      names[`#${key}`] = key;
-      return `#${key}`;
+    const removes = remove.map((name) => {
+      names[`#${name}`] = name;
+      return `#${name}`;
     });
     const expression = [
       sets.length ? `SET ${sets.join(", ")}` : "",
@@ -148,7 +166,7 @@ export class DynamoJobStore implements JobStore {
       const { Attributes } = await dynamo().send(
         new UpdateCommand({
           TableName: this.table,
-          Key: jobKey(appId, jobId),
+          Key: key,
           UpdateExpression: expression,
           ConditionExpression,
           ExpressionAttributeNames: names,
@@ -156,11 +174,57 @@ export class DynamoJobStore implements JobStore {
           ReturnValues: "ALL_NEW",
         }),
       );
-      return fromJobItem(Attributes);
+      return Attributes;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
+  }
+
+  createRange(range: ExportRange): Promise<boolean> {
+    return conditionally(() =>
+      dynamo().send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...range, ...rangeKey(range.appId, range.jobId, range.range) },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
+    );
+  }
+
+  async getRange(appId: string, jobId: string, range: number): Promise<ExportRange | undefined> {
+    const { Item } = await dynamo().send(
+      new GetCommand({
+        TableName: this.table,
+        Key: rangeKey(appId, jobId, range),
+        ConsistentRead: true,
+      }),
+    );
+    return fromRangeItem(Item);
+  }
+
+  async updateRange(
+    appId: string,
+    jobId: string,
+    range: number,
+    changes: Partial<ExportRange>,
+    condition: JobCondition = {},
+    remove: readonly (keyof ExportRange)[] = [],
+  ): Promise<ExportRange | undefined> {
+    const key = rangeKey(appId, jobId, range);
+    return fromRangeItem(await this.updateItem(key, changes, condition, remove));
+  }
+
+  async deleteRange(appId: string, jobId: string, range: number): Promise<ExportRange | undefined> {
+    const { Attributes } = await dynamo().send(
+      new DeleteCommand({
+        TableName: this.table,
+        Key: rangeKey(appId, jobId, range),
+        ReturnValues: "ALL_OLD",
+      }),
+    );
+    return fromRangeItem(Attributes);
   }
 
   async delete(appId: string, jobId: string): Promise<JobRecord | undefined> {
@@ -222,4 +286,10 @@ export class DynamoJobStore implements JobStore {
       ),
     );
   }
+}
+
+function fromRangeItem(item: Record<string, unknown> | undefined): ExportRange | undefined {
+  if (!item) return undefined;
+  const { pk: _pk, sk: _sk, ...range } = item;
+  return range as unknown as ExportRange;
 }

@@ -2,6 +2,7 @@ import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   PutObjectCommand,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
@@ -12,6 +13,11 @@ import type { JobKind } from "./job-record.ts";
 /** Every object lives under its application's prefix: `exports/<app>/<job>.json`. */
 export function objectKey(kind: JobKind, appId: string, jobId: string): string {
   return `${kind}s/${encodeURIComponent(appId)}/${jobId}.json`;
+}
+
+/** The temporary file of key range `range` of a parallel export: `exports/<app>/<job>.range-<k>`. */
+export function rangeObjectKey(fileKey: string, range: number): string {
+  return `${fileKey.replace(/\.json$/, "")}.range-${range}`;
 }
 
 /** A presigned GET URL that downloads the object under `filename`. */
@@ -69,4 +75,26 @@ export async function getObject(key: string): Promise<Buffer> {
   return Buffer.from(
     await (output.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
   );
+}
+
+/** True when the object exists. */
+export async function objectExists(key: string): Promise<boolean> {
+  try {
+    await s3().send(new HeadObjectCommand({ Bucket: config().bucketName, Key: key }));
+    return true;
+  } catch (error) {
+    if ((error as Error).name === "NotFound" || (error as Error).name === "NoSuchKey") return false;
+    throw error;
+  }
+}
+
+/** The object's bytes from `offset` on, as a stream of chunks. */
+export async function readObjectFrom(
+  key: string,
+  offset: number,
+): Promise<AsyncIterable<Uint8Array>> {
+  const output = await s3().send(
+    new GetObjectCommand({ Bucket: config().bucketName, Key: key, Range: `bytes=${offset}-` }),
+  );
+  return output.Body as AsyncIterable<Uint8Array>;
 }

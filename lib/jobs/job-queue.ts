@@ -13,6 +13,8 @@ export interface JobMessage {
   appId: string;
   jobId: string;
   seq: number;
+  /** A key range of a parallel export (its own sequence); absent for the job itself. */
+  range?: number;
 }
 
 function queueUrl(kind: JobKind): string {
@@ -59,7 +61,8 @@ export function parseJobMessage(body: string): JobMessage | undefined {
       (value.kind === "export" || value.kind === "import") &&
       typeof value.appId === "string" &&
       typeof value.jobId === "string" &&
-      Number.isInteger(value.seq)
+      Number.isInteger(value.seq) &&
+      (value.range === undefined || Number.isInteger(value.range))
     ) {
       return value as JobMessage;
     }

@@ -19,8 +19,42 @@ export interface ExportCheckpoint {
   bytes: number;
   /** Serialised SHA-256 state of the bytes in `parts` (base64). */
   hashState: string;
+  /**
+   * A parallel export's key ranges: the inclusive upper bound of every range but the last
+   * (range k holds the rows after bound k-1 up to bound k). Absent for a serial export.
+   */
+  ranges?: { createdAt: string; id: number }[];
+  /** The ranges were stored and their messages queued. */
+  rangesQueued?: boolean;
+  /** The finisher's position when joining the range files: range and byte offset in it. */
+  joined?: { range: number; offset: number };
   /** When the first invocation began writing the file (ISO 8601); duration metrics count from here. */
   startedAt?: string;
+}
+
+/**
+ * One key range of a parallel export, kept in an item of its own (the job record is limited in
+ * size). It has its own lease and message sequence, under the same rules as a job's.
+ */
+export interface ExportRange {
+  appId: string;
+  jobId: string;
+  range: number;
+  /** processing while rows are written, finished when its file is complete. */
+  status: JobStatus;
+  seq: number;
+  leaseOwner?: string;
+  leaseUntil?: number;
+  /** The range file's multipart upload and position (rows and bytes of this range only). */
+  uploadId: string;
+  cursor?: { createdAt: string; id: number };
+  parts: { PartNumber: number; ETag: string }[];
+  rows: number;
+  bytes: number;
+  /** Every part of the range file is stored (the last one too): only completion is left. */
+  ended?: boolean;
+  expiresAt: number;
+  updatedAt?: string;
 }
 
 export interface ImportErrors {

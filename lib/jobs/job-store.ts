@@ -1,5 +1,5 @@
 import { DynamoJobStore } from "./dynamo-job-store.ts";
-import type { JobKind, JobRecord, JobStatus, Resource } from "./job-record.ts";
+import type { ExportRange, JobKind, JobRecord, JobStatus, Resource } from "./job-record.ts";
 
 /**
  * What must hold for a change to apply; a change whose condition fails changes nothing. Only the
@@ -14,6 +14,8 @@ export interface JobCondition {
   leaseFreeAt?: number;
   /** The record's message sequence must not be above this. */
   seqAtMost?: number;
+  /** The record's percentage must be below this (progress never falls). */
+  percentageBelow?: number;
 }
 
 /** The one nightly export of an application, day and resource. */
@@ -53,6 +55,20 @@ export interface JobStore {
    * before `staleBefore` (epoch ms) and never led to a job.
    */
   claimNightly(guard: NightlyGuard, staleBefore: number): Promise<boolean>;
+  /** Stores a parallel export's key range unless it exists; false when it did. */
+  createRange(range: ExportRange): Promise<boolean>;
+  getRange(appId: string, jobId: string, range: number): Promise<ExportRange | undefined>;
+  /** As `update`, on a key range item. */
+  updateRange(
+    appId: string,
+    jobId: string,
+    range: number,
+    changes: Partial<ExportRange>,
+    condition?: JobCondition,
+    remove?: readonly (keyof ExportRange)[],
+  ): Promise<ExportRange | undefined>;
+  /** Deletes a key range item; returns it as it was. */
+  deleteRange(appId: string, jobId: string, range: number): Promise<ExportRange | undefined>;
   /** Marks a claimed guard as having created its job. */
   markNightlyCreated(guard: NightlyGuard): Promise<void>;
   /** Gives a claim up (only this run's own) so that a rerun tries again. */

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { config } from "../config.ts";
 import { logger } from "../observability.ts";
 import { type InvocationClock, type JobMessage, sendJobMessage } from "./job-queue.ts";
-import type { ImportRowError, JobKind, JobRecord, JobStatus } from "./job-record.ts";
+import type { ExportRange, ImportRowError, JobKind, JobRecord, JobStatus } from "./job-record.ts";
 import { type JobCondition, jobStore } from "./job-store.ts";
 
 /**
@@ -18,6 +18,11 @@ import { type JobCondition, jobStore } from "./job-store.ts";
  *    └───────────────▶└──────────────────────────▶ failed
  * cancel (DELETE): the record is removed in any status; a worker holding the lease notices.
  * ```
+ *
+ * A parallel export's key ranges (`ExportRange` items) follow the same rules with their own lease
+ * and sequence: processing → finished. The job's own lease is free while they run (the planning
+ * invocation parks the job); the invocation that sees every range finished queues the job's next
+ * message, whose holder joins the range files.
  *
  * Each transition below is one conditional write whose condition lives here and nowhere else.
  * Work on a job happens under a lease (owner + expiry on the record) taken by `claim`; every write
@@ -137,6 +142,14 @@ export class Lease {
       seq: next,
     });
     await this.write({ seq: next }, LEASE_FIELDS);
+  }
+
+  /**
+   * Gives the lease up with the sequence moved on but no message queued: the job's key ranges
+   * run under their own leases, and the last of them queues the job's next message.
+   */
+  async park(changes: Partial<JobRecord>): Promise<void> {
+    await this.write({ ...changes, seq: this.seq + 1 }, LEASE_FIELDS);
   }
 
   /** processing → finished. */
@@ -279,16 +292,147 @@ export async function open(job: JobRecord, queueFailure: string): Promise<void> 
  * @returns the record after the change, or undefined when the job had ended or moved on
  */
 export function failAbandoned(message: JobMessage, reason: string): Promise<JobRecord | undefined> {
+  // A key range's sequence is its own: a range given up on fails its job.
+  const seqAtMost = message.range === undefined ? message.seq : undefined;
   return jobStore().update(
     message.appId,
     message.jobId,
     { ...failureFields(message.kind, reason), status: "failed" },
-    { statusIn: OPEN, seqAtMost: message.seq },
+    { statusIn: OPEN, seqAtMost },
     WORK_FIELDS,
   );
 }
 
-/** Removes a job in any status (DELETE); a worker holding its lease notices at its next write. */
-export function cancel(appId: string, jobId: string): Promise<JobRecord | undefined> {
-  return jobStore().delete(appId, jobId);
+/**
+ * Removes a job in any status (DELETE) with its key ranges; a worker holding its lease (or a
+ * range's) notices at its next write.
+ * @returns the record and the ranges as they were
+ */
+export async function cancel(
+  appId: string,
+  jobId: string,
+): Promise<{ job?: JobRecord; ranges: ExportRange[] }> {
+  const job = await jobStore().delete(appId, jobId);
+  const ranges: ExportRange[] = [];
+  const count = job?.checkpoint?.ranges ? job.checkpoint.ranges.length + 1 : 0;
+  for (let range = 0; range < count; range += 1) {
+    const removed = await jobStore().deleteRange(appId, jobId, range);
+    if (removed) ranges.push(removed);
+  }
+  return { job, ranges };
+}
+
+/** One invocation's hold on a key range of a parallel export. */
+export class RangeLease {
+  constructor(
+    /** The job as last read. */
+    public job: JobRecord,
+    public range: ExportRange,
+    readonly owner: string,
+    readonly seq: number,
+  ) {}
+
+  private async write(
+    changes: Partial<ExportRange>,
+    remove: readonly (keyof ExportRange)[] = [],
+  ): Promise<ExportRange> {
+    const { appId, jobId, range } = this.range;
+    const updated = await jobStore().updateRange(
+      appId,
+      jobId,
+      range,
+      changes,
+      { statusIn: ["processing"], leaseHeldBy: this.owner },
+      remove,
+    );
+    if (!updated) throw new LeaseLostError(`lost the lease on range ${range} of ${jobId}`);
+    // The range's work ends with its job: deleted (cancelled) or ended by another range.
+    const job = await jobStore().get(appId, jobId);
+    if (job?.status !== "processing") throw new LeaseLostError(`export ${jobId} has ended`);
+    this.job = job;
+    this.range = updated;
+    return updated;
+  }
+
+  /** Stores the range's position. */
+  checkpoint(changes: Partial<ExportRange>): Promise<ExportRange> {
+    return this.write(changes);
+  }
+
+  /** Queues the range's next message and gives the lease up with the sequence moved to it. */
+  async handOver(): Promise<void> {
+    const next = this.seq + 1;
+    const { appId, jobId, range } = this.range;
+    await sendJobMessage({ kind: "export", appId, jobId, seq: next, range });
+    await this.write({ seq: next }, LEASE_FIELDS);
+  }
+
+  /** processing → finished: the range file is complete. */
+  finish(changes: Partial<ExportRange>): Promise<ExportRange> {
+    return this.write({ ...changes, status: "finished" }, LEASE_FIELDS);
+  }
+
+  /** Gives the lease up so that a retry can take the range at once. */
+  async release(): Promise<void> {
+    await this.write({}, LEASE_FIELDS).catch(() => undefined);
+  }
+}
+
+/**
+ * A key range: processing → processing under a new lease for `message`.
+ * @returns the lease, or why there is none ("dropped": no such range or it is finished)
+ */
+export async function claimRange(
+  message: JobMessage,
+  clock: InvocationClock,
+): Promise<RangeLease | "dropped" | "busy"> {
+  const store = jobStore();
+  const range = message.range ?? 0;
+  const current = await store.getRange(message.appId, message.jobId, range);
+  if (current?.status !== "processing" || message.seq < current.seq) return "dropped";
+  const owner = randomUUID();
+  const now = Date.now();
+  const leased = await store.updateRange(
+    message.appId,
+    message.jobId,
+    range,
+    {
+      seq: message.seq,
+      leaseOwner: owner,
+      leaseUntil: now + clock.getRemainingTimeInMillis() + config().leaseMarginMillis,
+    },
+    { statusIn: ["processing"], seqAtMost: message.seq, leaseFreeAt: now },
+  );
+  const job = await store.get(message.appId, message.jobId);
+  if (leased && job?.status === "processing")
+    return new RangeLease(job, leased, owner, message.seq);
+  if (leased) return "dropped";
+  const after = await store.getRange(message.appId, message.jobId, range);
+  if (after?.status !== "processing" || message.seq < after.seq) return "dropped";
+  return "busy";
+}
+
+/** A running job's percentage moves up to `percentage` (never down) without taking its lease. */
+export async function raiseProgress(
+  appId: string,
+  jobId: string,
+  percentage: number,
+): Promise<void> {
+  await jobStore().update(
+    appId,
+    jobId,
+    { percentage },
+    { statusIn: ["processing"], percentageBelow: percentage },
+  );
+}
+
+/** processing → failed from a key range, which holds no lease on the job itself. */
+export function failFromRange(message: JobMessage, reason: string): Promise<JobRecord | undefined> {
+  return jobStore().update(
+    message.appId,
+    message.jobId,
+    { ...failureFields(message.kind, reason), status: "failed" },
+    { statusIn: OPEN },
+    LEASE_FIELDS,
+  );
 }

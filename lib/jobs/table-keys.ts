@@ -9,6 +9,7 @@ import type { JobKind, JobRecord, Resource } from "./job-record.ts";
  * | job record | app id | job id | `listKey` = `<app>#<kind>`, `listSort` = `<createdAt>#<job id>` |
  * | nightly guard | app id | `nightly#<day>#<resource>` | no |
  * | import upload | app id | `upload#<upload id>` | no |
+| export key range | app id | `range#<job id>#<range>` | no |
  * | idempotency key | `#idempotency` | Powertools' hash of (kind, app, key) | no |
  *
  * `serverless.yml` declares the same attribute names (table, index and TTL attribute).
@@ -69,4 +70,9 @@ export function nightlyGuardKey(appId: string, day: string, resource: Resource):
 /** An upload of a large import file; it lives beside the application's jobs, never listed with them. */
 export function uploadKey(appId: string, uploadId: string): ItemKey {
   return { pk: appId, sk: `upload#${uploadId}` };
+}
+
+/** One key range of a parallel export; it lives beside its job, never listed with the jobs. */
+export function rangeKey(appId: string, jobId: string, range: number): ItemKey {
+  return { pk: appId, sk: `range#${jobId}#${range}` };
 }

@@ -1,4 +1,4 @@
-import type { JobKind, JobRecord } from "../../lib/jobs/job-record.ts";
+import type { ExportRange, JobKind, JobRecord } from "../../lib/jobs/job-record.ts";
 import type { JobCondition, JobStore, NightlyGuard } from "../../lib/jobs/job-store.ts";
 
 type Guard = { jobId: string; state: "claimed" | "created"; claimedAt: number };
@@ -10,6 +10,7 @@ type Guard = { jobId: string; state: "claimed" | "created"; claimedAt: number };
 export class MemoryJobStore implements JobStore {
   readonly jobs = new Map<string, JobRecord>();
   readonly guards = new Map<string, Guard>();
+  readonly ranges = new Map<string, ExportRange>();
 
   private static key(appId: string, jobId: string): string {
     return `${appId}\u0000${jobId}`;
@@ -61,6 +62,42 @@ export class MemoryJobStore implements JobStore {
     return job;
   }
 
+  async createRange(range: ExportRange): Promise<boolean> {
+    const key = `${range.appId}\u0000${range.jobId}\u0000${range.range}`;
+    if (this.ranges.has(key)) return false;
+    this.ranges.set(key, structuredClone(range));
+    return true;
+  }
+
+  async getRange(appId: string, jobId: string, range: number): Promise<ExportRange | undefined> {
+    const item = this.ranges.get(`${appId}\u0000${jobId}\u0000${range}`);
+    return item && structuredClone(item);
+  }
+
+  async updateRange(
+    appId: string,
+    jobId: string,
+    range: number,
+    changes: Partial<ExportRange>,
+    condition: JobCondition = {},
+    remove: readonly (keyof ExportRange)[] = [],
+  ): Promise<ExportRange | undefined> {
+    const key = `${appId}\u0000${jobId}\u0000${range}`;
+    const item = this.ranges.get(key);
+    if (!item || !meets(item as unknown as JobRecord, condition)) return undefined;
+    const updated: ExportRange = { ...item, ...structuredClone(changes) };
+    for (const field of remove) delete updated[field];
+    this.ranges.set(key, updated);
+    return structuredClone(updated);
+  }
+
+  async deleteRange(appId: string, jobId: string, range: number): Promise<ExportRange | undefined> {
+    const key = `${appId}\u0000${jobId}\u0000${range}`;
+    const item = this.ranges.get(key);
+    this.ranges.delete(key);
+    return item;
+  }
+
   async claimNightly(guard: NightlyGuard, staleBefore: number): Promise<boolean> {
     const key = `${guard.appId}\u0000${guard.day}\u0000${guard.resource}`;
     const existing = this.guards.get(key);
@@ -94,5 +131,8 @@ function meets(job: JobRecord, condition: JobCondition): boolean {
     return false;
   }
   if (condition.seqAtMost !== undefined && !(job.seq <= condition.seqAtMost)) return false;
+  if (condition.percentageBelow !== undefined && !(job.percentage < condition.percentageBelow)) {
+    return false;
+  }
   return true;
 }
