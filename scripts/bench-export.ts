@@ -23,6 +23,8 @@ export interface ExportBenchResult {
   generateSeconds: number;
   /** Statistics PostgreSQL had on the comments table during the export (always 0 here). */
   statisticsRows: number;
+  /** Key ranges the export was split into (1: serial). */
+  ranges: number;
 }
 
 const MIB = 1024 * 1024;
@@ -93,6 +95,7 @@ export async function benchExport(rows: number): Promise<ExportBenchResult> {
       startRssMb: round(startRss / MIB, 1),
       generateSeconds: round(generateSeconds, 2),
       statisticsRows: await statistics(chatDb()).then((after) => Math.max(after, statisticsRows)),
+      ranges: await rangesOf(chatDb(), app.appId),
     };
   } finally {
     await stack.stop();
@@ -140,6 +143,17 @@ async function exportThroughApi(
   }
 }
 
+/** How many key ranges the application's export was split into (1 when it ran serially). */
+async function rangesOf(_db: Db, appId: string): Promise<number> {
+  const { config } = await import("../lib/config.ts");
+  const { jobStore } = await import("../lib/jobs/job-store.ts");
+  const [job] = await jobStore().list(appId, "export", 1, 1);
+  if (!job) return 1;
+  let ranges = 0;
+  while (await jobStore().getRange(appId, job.jobId, ranges)) ranges += 1;
+  return Math.max(1, Math.min(ranges, config().exportRanges));
+}
+
 /** Rows of planner statistics on the comments table (0: never analyzed). */
 async function statistics(db: Db): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
@@ -176,12 +190,18 @@ function round(value: number, digits: number): number {
  * Runs benchExport(rows) in a fresh Node process with a stack of its own, so that each size's
  * peak RSS is measured from the same starting point.
  */
-export function benchExportIsolated(rows: number): Promise<ExportBenchResult> {
+export function benchExportIsolated(
+  rows: number,
+  env: Record<string, string> = {},
+): Promise<ExportBenchResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
       [...process.execArgv, import.meta.filename, "--child", String(rows)],
-      { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, NODE_NO_WARNINGS: "1" } },
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+        env: { ...process.env, ...env, NODE_NO_WARNINGS: "1" },
+      },
     );
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => {
@@ -202,13 +222,26 @@ export function benchExportIsolated(rows: number): Promise<ExportBenchResult> {
 /** One line describing a run. */
 export function describeExportBench(result: ExportBenchResult): string {
   return [
-    `export ${result.rows.toLocaleString("en-US")} comments (never analyzed: ${result.statisticsRows === 0}):`,
+    `export ${result.rows.toLocaleString("en-US")} comments${result.ranges > 1 ? ` in ${result.ranges} key ranges` : ""} (never analyzed: ${result.statisticsRows === 0}):`,
     `${result.seconds} s POST→finished (worker started after ${result.pickupSeconds} s),`,
     `PostgreSQL JSON COPY ${result.copySeconds} s, ratio ${result.ratio.toFixed(2)},`,
     `${result.rowsPerSecond.toLocaleString("en-US")} rows/s,`,
     `file ${(result.bytes / MIB).toFixed(1)} MiB,`,
     `peak RSS ${result.peakRssMb} MiB (start ${result.startRssMb} MiB)`,
   ].join(" ");
+}
+
+/** The settings that split an export of `rows` rows into `ranges` key ranges. */
+export function parallelEnv(rows: number, ranges = 4): Record<string, string> {
+  return {
+    EXPORT_PARALLEL_ROWS: String(Math.max(1, Math.floor(rows / ranges))),
+    EXPORT_RANGES: String(ranges),
+  };
+}
+
+/** One line comparing a parallel run with the serial run of the same size. */
+export function describeParallel(serial: ExportBenchResult, parallel: ExportBenchResult): string {
+  return `serial vs parallel at ${serial.rows.toLocaleString("en-US")}: ${serial.seconds} s (ratio to COPY ${serial.ratio.toFixed(2)}) vs ${parallel.seconds} s in ${parallel.ranges} ranges (ratio to COPY ${parallel.ratio.toFixed(2)}); parallel/serial time ${(parallel.seconds / serial.seconds).toFixed(2)}`;
 }
 
 /** The export targets over runs of (small, medium, large) sizes; lines to print and whether all hold. */

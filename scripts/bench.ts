@@ -1,8 +1,10 @@
 import {
   benchExportIsolated,
   describeExportBench,
+  describeParallel,
   type ExportBenchResult,
   exportTargets,
+  parallelEnv,
 } from "./bench-export.ts";
 import { benchImport, describeImportBench } from "./bench-import.ts";
 import { benchRestoreIsolated, describeRestore, type RestoreBenchResult } from "./bench-restore.ts";
@@ -13,7 +15,8 @@ import { benchRestoreIsolated, describeRestore, type RestoreBenchResult } from "
  * - export: 100,000, 300,000 and 1,000,000 comments (a third replies, users and rooms to match),
  *   freshly written and never analyzed, exported through the API and the export queue's consumer;
  *   time over PostgreSQL's own JSON COPY of the same rows (<= 2.0 at 300k and 1M), 1M/300k time
- *   (<= 3.6: linear) and peak RSS 1M/100k (<= 1.5x: memory does not grow with rows);
+ *   (<= 3.6: linear) and peak RSS 1M/100k (<= 1.5x: memory does not grow with rows); then 1M
+ *   once more split into 4 key ranges, its time and ratio to the COPY beside the serial run's;
  * - import: a 4 MiB comments file (a third replies) and a 4 MiB users file with bcrypt cost 10,
  *   rows/s, and for users the ratio to the pure bcrypt bound (cores x hashes/s).
  * - restore: 100,000 and 1,000,000 comments (~44 and ~440 MB) through the upload path (presigned
@@ -35,6 +38,12 @@ const targets = exportTargets(
   ...(exports as [ExportBenchResult, ExportBenchResult, ExportBenchResult]),
 );
 for (const line of targets.lines) console.log(line);
+// The largest size once more, split into key ranges (threshold lowered for it); the local queue
+// poller delivers two messages at once, the most this 2-core machine can work on.
+const largest = sizes.at(-1) as number;
+const parallel = await benchExportIsolated(largest, parallelEnv(largest));
+console.log(describeExportBench(parallel));
+console.log(describeParallel(exports.at(-1) as ExportBenchResult, parallel));
 
 const imports = await benchImport();
 console.log(describeImportBench(imports));
@@ -55,6 +64,7 @@ console.log(
   JSON.stringify({
     exports,
     exportTargets: targets,
+    parallelExport: parallel,
     imports,
     restores,
     restoreRssRatio: Number(restoreRatio.toFixed(3)),
