@@ -24,6 +24,7 @@ import {
   type Lease,
   type LeasedWork,
   PermanentJobError,
+  removeRanges,
   runLeased,
 } from "../jobs/lifecycle.ts";
 import { jobMetric, logger } from "../observability.ts";
@@ -181,6 +182,8 @@ class ExportRun implements LeasedWork {
     else if (this.checkpoint?.uploadId) {
       await abortUpload(this.job.objectKey, this.checkpoint.uploadId);
     }
+    const ranges = this.checkpoint?.ranges;
+    if (ranges) await removeRanges(this.job.appId, this.job.jobId, ranges.length + 1);
     await this.deleteRangeFiles();
   }
 

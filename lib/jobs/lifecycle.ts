@@ -313,13 +313,25 @@ export async function cancel(
   jobId: string,
 ): Promise<{ job?: JobRecord; ranges: ExportRange[] }> {
   const job = await jobStore().delete(appId, jobId);
-  const ranges: ExportRange[] = [];
   const count = job?.checkpoint?.ranges ? job.checkpoint.ranges.length + 1 : 0;
+  return { job, ranges: await removeRanges(appId, jobId, count) };
+}
+
+/**
+ * Deletes the key range items of a deleted job (a planning invocation that lost its record
+ * removes those it stored after the DELETE read the record). Returns those that existed.
+ */
+export async function removeRanges(
+  appId: string,
+  jobId: string,
+  count: number,
+): Promise<ExportRange[]> {
+  const ranges: ExportRange[] = [];
   for (let range = 0; range < count; range += 1) {
     const removed = await jobStore().deleteRange(appId, jobId, range);
     if (removed) ranges.push(removed);
   }
-  return { job, ranges };
+  return ranges;
 }
 
 /** One invocation's hold on a key range of a parallel export. */
