@@ -55,6 +55,8 @@ export async function runRange(
     if (isPermanent(error)) {
       await failFromRange(message, reasonOf(error));
       await run.removeFile();
+      // Finished ranges run no more: their files go now. Running ones remove theirs at their next part.
+      await run.removeFinishedFiles();
       logger.warn("export failed in a key range", { range: message.range, error: error as Error });
       return "failed";
     }
@@ -229,6 +231,13 @@ class RangeRun {
   /** Waits for the part in flight (its failure is the caller's to report). */
   async settle(): Promise<void> {
     await this.pipeline?.settle().catch(() => undefined);
+  }
+
+  /** Deletes the files of the export's other ranges (the export failed). */
+  async removeFinishedFiles(): Promise<void> {
+    const count = (this.checkpoint.ranges?.length ?? 0) + 1;
+    const fileKey = objectKey("export", this.lease.job.appId, this.lease.job.jobId);
+    for (let k = 0; k < count; k += 1) await deleteObject(rangeObjectKey(fileKey, k));
   }
 
   /** The export was deleted or failed: the range's upload and file must not outlive it. */
