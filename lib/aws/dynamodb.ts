@@ -1,4 +1,4 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { config } from "../config.ts";
 
@@ -20,4 +20,15 @@ export function dynamo(): DynamoDBDocumentClient {
     marshallOptions: { removeUndefinedValues: true },
   });
   return documentClient;
+}
+
+/** Runs a conditional write; false when its condition failed, any other error thrown. */
+export async function conditionally(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
 }

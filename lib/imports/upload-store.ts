@@ -1,6 +1,5 @@
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { dynamo } from "../aws/dynamodb.ts";
+import { conditionally, dynamo } from "../aws/dynamodb.ts";
 import { config } from "../config.ts";
 import type { Resource } from "../jobs/job-record.ts";
 import { uploadKey } from "../jobs/table-keys.ts";
@@ -54,8 +53,8 @@ class DynamoUploadStore implements UploadStore {
   }
 
   async claim(appId: string, uploadId: string, jobId: string): Promise<boolean> {
-    try {
-      await dynamo().send(
+    return conditionally(() =>
+      dynamo().send(
         new UpdateCommand({
           TableName: config().jobsTable,
           Key: uploadKey(appId, uploadId),
@@ -63,17 +62,14 @@ class DynamoUploadStore implements UploadStore {
           ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(jobId)",
           ExpressionAttributeValues: { ":job": jobId },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async release(appId: string, uploadId: string, jobId: string): Promise<void> {
-    await dynamo()
-      .send(
+    // Another import's claim stays where it is.
+    await conditionally(() =>
+      dynamo().send(
         new UpdateCommand({
           TableName: config().jobsTable,
           Key: uploadKey(appId, uploadId),
@@ -81,10 +77,8 @@ class DynamoUploadStore implements UploadStore {
           ConditionExpression: "jobId = :job",
           ExpressionAttributeValues: { ":job": jobId },
         }),
-      )
-      .catch((error) => {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      });
+      ),
+    );
   }
 }
 

@@ -7,7 +7,7 @@ import {
   type QueryCommandOutput,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { dynamo } from "../aws/dynamodb.ts";
+import { conditionally, dynamo } from "../aws/dynamodb.ts";
 import { config } from "../config.ts";
 import type { ExportRange, JobKind, JobRecord } from "./job-record.ts";
 import type { JobCondition, JobStore, NightlyGuard } from "./job-store.ts";
@@ -22,17 +22,6 @@ import {
   rangeKey,
   toJobItem,
 } from "./table-keys.ts";
-
-/** Runs a conditional write; false when its condition failed. */
-async function conditionally(write: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await write();
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
-}
 
 /** A condition as a DynamoDB condition expression, its names and values added to the maps given. */
 function conditionExpression(
