@@ -70,13 +70,6 @@ export async function putObject(
   );
 }
 
-export async function getObject(key: string): Promise<Buffer> {
-  const output = await s3().send(new GetObjectCommand({ Bucket: config().bucketName, Key: key }));
-  return Buffer.from(
-    await (output.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
-  );
-}
-
 /** True when the object exists. */
 export async function objectExists(key: string): Promise<boolean> {
   try {
