@@ -1,5 +1,4 @@
 import type { ExportCursor, ExportScope } from "../chat-db/export-queries.ts";
-import { cursorOf, openExportRowStream, type StreamedRow } from "../chat-db/export-stream.ts";
 import {
   abortUpload,
   deleteObject,
@@ -22,7 +21,7 @@ import { logger } from "../observability.ts";
 import { exportFile } from "./export-file.ts";
 import { isPermanent, reasonOf, type Settings } from "./export-worker.ts";
 import { completeUpload, createUpload, uploadPart } from "./multipart-upload.ts";
-import { PartPipeline, type PartProgress } from "./part-pipeline.ts";
+import { PartPipeline, type PartProgress, streamRowsIntoParts } from "./part-pipeline.ts";
 
 /**
  * Handles one message of a key range of a parallel export: takes the range's lease and writes
@@ -149,34 +148,19 @@ class RangeRun {
     // Only the whole file's first row opens the array; every other row follows a separator.
     const first = range.range === 0;
     let rows = range.rows;
-    const limit = this.settings.pageRows;
     const { after, upTo } = this.bounds;
-    const stream = await openExportRowStream(this.scope);
-    try {
-      let cursor = range.cursor ?? after;
-      for (;;) {
-        const reader = stream.rows(cursor, limit, upTo);
-        let read = 0;
-        let last: StreamedRow | undefined;
-        for (let row = await reader.next(); row; row = await reader.next()) {
-          exportFile.appendRow(pipeline.part, row, first && rows === 0 ? 0 : 1);
-          rows += 1;
-          read += 1;
-          last = row;
-          if (pipeline.rowWritten()) await pipeline.cut(cursorOf(row));
-        }
-        if (read < limit || !last) break;
-        cursor = cursorOf(last);
-        if (
-          pipeline.partsStarted > 0 &&
-          this.clock.getRemainingTimeInMillis() < this.settings.reserveMs
-        ) {
-          return false;
-        }
-      }
-    } finally {
-      await stream.close();
-    }
+    const ended = await streamRowsIntoParts(pipeline, {
+      scope: this.scope,
+      cursor: range.cursor ?? after,
+      upTo,
+      pageRows: this.settings.pageRows,
+      frame: (row) => {
+        exportFile.appendRow(pipeline.part, row, first && rows === 0 ? 0 : 1);
+        rows += 1;
+      },
+      timeIsUp: () => this.clock.getRemainingTimeInMillis() < this.settings.reserveMs,
+    });
+    if (!ended) return false;
     // The range's last part may be small: the joined file is cut into parts anew.
     await pipeline.storeLast();
     await this.lease.checkpoint({

@@ -2,18 +2,8 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { S3ServiceException } from "@aws-sdk/client-s3";
 import { createSHA256, type IHasher } from "hash-wasm";
 import pg from "pg";
-import {
-  countExportRows,
-  currentMaxId,
-  type ExportCursor,
-  type ExportScope,
-} from "../chat-db/export-queries.ts";
-import {
-  cursorOf,
-  openExportRowStream,
-  rangeBounds,
-  type StreamedRow,
-} from "../chat-db/export-stream.ts";
+import { countExportRows, currentMaxId, type ExportScope } from "../chat-db/export-queries.ts";
+import { rangeBounds } from "../chat-db/export-stream.ts";
 import { config } from "../config.ts";
 import { abortUpload, deleteObject, rangeObjectKey, readObjectFrom } from "../jobs/files.ts";
 import { type InvocationClock, type JobMessage, sendJobMessage } from "../jobs/job-queue.ts";
@@ -31,7 +21,7 @@ import { jobMetric, logger } from "../observability.ts";
 import { exportFile } from "./export-file.ts";
 import { runRange } from "./export-ranges.ts";
 import { completeUpload, createUpload, uploadPart } from "./multipart-upload.ts";
-import { PartPipeline, type PartProgress } from "./part-pipeline.ts";
+import { PartPipeline, type PartProgress, streamRowsIntoParts } from "./part-pipeline.ts";
 
 /** Tuning of one run; every value defaults to the service configuration. */
 export interface ExportWorkerOptions {
@@ -258,35 +248,17 @@ class ExportRun implements LeasedWork {
     this.pipeline = pipeline;
     this.serialisedRows = checkpoint.rows;
     this.reportedRows = checkpoint.rows;
-    const limit = this.settings.pageRows;
-    const rows = await openExportRowStream(this.scope);
-    try {
-      let cursor: ExportCursor | undefined = checkpoint.cursor;
-      for (;;) {
-        const reader = rows.rows(cursor, limit);
-        let read = 0;
-        let last: StreamedRow | undefined;
-        for (let row = await reader.next(); row; row = await reader.next()) {
-          exportFile.appendRow(pipeline.part, row, this.serialisedRows);
-          this.serialisedRows += 1;
-          read += 1;
-          last = row;
-          if (pipeline.rowWritten()) await pipeline.cut(cursorOf(row));
-        }
-        if (read < limit || !last) return true;
-        cursor = cursorOf(last);
-        await this.reportProgress();
-        // Hand over only after this invocation cut a part, so that every invocation progresses.
-        if (
-          pipeline.partsStarted > 0 &&
-          this.clock.getRemainingTimeInMillis() < this.settings.reserveMs
-        ) {
-          return false;
-        }
-      }
-    } finally {
-      await rows.close();
-    }
+    return streamRowsIntoParts(pipeline, {
+      scope: this.scope,
+      cursor: checkpoint.cursor,
+      pageRows: this.settings.pageRows,
+      frame: (row) => {
+        exportFile.appendRow(pipeline.part, row, this.serialisedRows);
+        this.serialisedRows += 1;
+      },
+      between: () => this.reportProgress(),
+      timeIsUp: () => this.clock.getRemainingTimeInMillis() < this.settings.reserveMs,
+    });
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { IHasher } from "hash-wasm";
-import type { ExportCursor } from "../chat-db/export-queries.ts";
+import type { ExportCursor, ExportScope } from "../chat-db/export-queries.ts";
+import { cursorOf, openExportRowStream, type StreamedRow } from "../chat-db/export-stream.ts";
 import { PartBuffer } from "./export-file.ts";
 
 /** A stored part, as CompleteMultipartUpload wants it. */
@@ -112,5 +113,55 @@ export class PartPipeline<C = ExportCursor> {
     this.progress.cursor = cursor;
     this.partsStored += 1;
     await this.sink.stored(this.progress);
+  }
+}
+
+/** Where and how `streamRowsIntoParts` reads and frames rows. */
+export interface RowStreamPlan {
+  scope: ExportScope;
+  /** Rows after this position (none: from the first row). */
+  cursor?: ExportCursor;
+  /** Rows up to and including this position (none: to the last row). */
+  upTo?: ExportCursor;
+  /** Rows per COPY statement. */
+  pageRows: number;
+  /** Appends one row, with the separator its place in the file asks for, to the part being filled. */
+  frame(row: StreamedRow): void;
+  /** Called between two statements (progress). */
+  between?(): Promise<void>;
+  /** True once the invocation should hand over rather than start another statement. */
+  timeIsUp(): boolean;
+}
+
+/**
+ * Streams rows from PostgreSQL into the pipeline's parts, one COPY statement of `pageRows` rows at
+ * a time, cutting a part whenever one is full. Stops between statements when time runs low, but
+ * only after this invocation started a part, so that every invocation progresses.
+ * @returns true when the rows ended, false when time ran low
+ */
+export async function streamRowsIntoParts(
+  pipeline: PartPipeline,
+  plan: RowStreamPlan,
+): Promise<boolean> {
+  const stream = await openExportRowStream(plan.scope);
+  try {
+    let cursor = plan.cursor;
+    for (;;) {
+      const reader = stream.rows(cursor, plan.pageRows, plan.upTo);
+      let read = 0;
+      let last: StreamedRow | undefined;
+      for (let row = await reader.next(); row; row = await reader.next()) {
+        plan.frame(row);
+        read += 1;
+        last = row;
+        if (pipeline.rowWritten()) await pipeline.cut(cursorOf(row));
+      }
+      if (read < plan.pageRows || !last) return true;
+      cursor = cursorOf(last);
+      await plan.between?.();
+      if (pipeline.partsStarted > 0 && plan.timeIsUp()) return false;
+    }
+  } finally {
+    await stream.close();
   }
 }
