@@ -2,18 +2,23 @@ import type { Readable } from "node:stream";
 import pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import type { Resource } from "../jobs/job-record.ts";
+import { type CachedNames, NameCache, type NamedTable } from "./export-names.ts";
 import type { ExportCursor, ExportScope } from "./export-queries.ts";
+import { javascriptJson } from "./jsonb-text.ts";
 import { chatDb } from "./pool.ts";
 
 /**
- * File rows built by PostgreSQL and streamed with `COPY (...) TO STDOUT (FORMAT binary)`.
- *
- * Each row of the COPY carries its keyset position and the row's JSON text exactly as the file
- * holds it: keys in the import format's order, strings escaped by `to_json` (the same escapes as
- * JSON.stringify for any text PostgreSQL can store), booleans and timestamps spliced in as text.
- * The one value PostgreSQL cannot print as JavaScript would is a comment's `Payload` (jsonb
- * prints `{"a": 1.0}` where the file has `{"a":1}`), so a row with a payload comes in two halves
- * around the payload's text, which JSON.parse + JSON.stringify put in the file's form.
+ * File rows streamed from PostgreSQL with `COPY (...) TO STDOUT (FORMAT binary)` and finished
+ * here, each piece where it is cheapest to make:
+ * - PostgreSQL escapes the row's own strings with `to_json` (the same escapes as JSON.stringify
+ *   for any text PostgreSQL can store) and splices them, with booleans and key names, into text
+ *   pieces in the import format's key order; a comment's parent is a primary-key look-up there;
+ * - the names of users and rooms a row refers to come from a cache of JSON text ({@link NameCache})
+ *   by the row's ids: one index look-up per name per row was most of PostgreSQL's work;
+ * - the creation time arrives as binary microseconds (also the keyset position) and is printed
+ *   here, as `to_char` printed it;
+ * - a comment's `Payload` is put in JavaScript's form ({@link javascriptJson}), as jsonb text
+ *   differs from it (`{"a": 1.0}` where the file has `{"a":1}`).
  *
  * The statement can only run as an ordered scan of the `(app_id, created_at, id)` index: plans
  * that sort, scan the whole table or build bitmaps are switched off on its connection. Without
@@ -21,84 +26,93 @@ import { chatDb } from "./pool.ts";
  * all remaining rows plus a sort for every statement, and an export costs O(rows²).
  */
 
-/** One row of the file as PostgreSQL sent it; the Buffers are valid until the next row is read. */
+/** One row as PostgreSQL sent it: creation time and id (binary int8), then the pieces' columns. */
 export interface StreamedRow {
-  /** The row's JSON text, or the part before its payload when `payload` is set. */
-  head: Buffer;
-  /** A comment payload's jsonb text, to be re-serialised; undefined when the row is complete. */
-  payload?: Buffer;
-  /** What follows the payload (undefined when the row is complete). */
-  tail?: Buffer;
-  /** Keyset position text, decoded only when asked for (part boundaries). */
-  createdAt: Buffer;
-  id: Buffer;
+  /** Binary column values (undefined: NULL); views that stay valid after later rows are read. */
+  fields: (Buffer | undefined)[];
 }
+
+/** How one piece of a file row is made. */
+type Piece =
+  /** A text column appended as it is (never NULL). */
+  | { kind: "text"; sql: string }
+  /** Fixed bytes. */
+  | { kind: "literal"; bytes: Buffer }
+  /** The row's creation time, `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`. */
+  | { kind: "time" }
+  /** The JSON text of the name of the row of `table` whose id is in `sql`. */
+  | { kind: "name"; table: NamedTable; sql: string }
+  /** A nullable jsonb column, re-printed as JavaScript prints it (`null` when NULL). */
+  | { kind: "payload"; sql: string };
 
 /** A JSON string literal of a text expression, escaped by PostgreSQL. */
 function str(expression: string): string {
   return `to_json(${expression})::text`;
 }
 
-/**
- * A timestamp as the files carry it: UTC, `YYYY-MM-DDTHH:MM:SSZ`, with a six-digit fraction only
- * when it is not zero.
- */
-export function fileTime(column: string): string {
-  // One to_char, with a zero fraction cut afterwards: half the cost of formatting it apart.
-  return `replace(to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '') || 'Z'`;
-}
+const text = (sql: string): Piece => ({ kind: "text", sql });
+const literal = (value: string): Piece => ({ kind: "literal", bytes: Buffer.from(value, "utf8") });
+const time: Piece = { kind: "time" };
 
 interface RowShape {
   table: string;
-  /** The row's JSON up to the payload (or all of it), as SQL text. */
-  head: string;
-  /** The payload's jsonb column, when the resource has one. */
-  payload?: string;
-  /** What follows the payload. */
-  tail?: string;
+  pieces: Piece[];
 }
 
-// Related values come from scalar subqueries on primary keys, so that the only access path the
-// planner chooses is the ordered scan of the exported table.
+// Key names and values in the import format's order. A comment's parent is looked up in SQL by
+// primary key: parents are few, near their replies, and not a bounded set to cache.
 const SHAPES: Record<Resource, RowShape> = {
   users: {
     table: "users",
-    head: `'{"Email":' || ${str("t.email")} || ',"Name":' || ${str("t.name")}
-      || ',"AvatarUrl":' || ${str("t.avatar_url")}
-      || ',"AuthenticationToken":' || ${str("t.authentication_token")}
-      || ',"PasswordHash":' || ${str("t.password_hash")}
-      || ',"CreateAt":"' || ${fileTime("t.created_at")} || '"}'`,
+    pieces: [
+      text(`'{"Email":' || ${str("t.email")} || ',"Name":' || ${str("t.name")}
+        || ',"AvatarUrl":' || ${str("t.avatar_url")}
+        || ',"AuthenticationToken":' || ${str("t.authentication_token")}
+        || ',"PasswordHash":' || ${str("t.password_hash")} || ',"CreateAt":"'`),
+      time,
+      literal('"}'),
+    ],
   },
   rooms: {
     table: "rooms",
-    head: `'{"Name":' || ${str("t.name")} || ',"Type":' || ${str("t.type")}
-      || ',"Options":' || ${str("t.options")}
-      || ',"CreatorEmail":' || ${str("(SELECT u.email FROM users u WHERE u.id = t.creator_id)")}
-      || ',"CreatedAt":"' || ${fileTime("t.created_at")} || '"'
-      || ',"AvatarUrl":' || ${str("t.avatar_url")} || ',"UniqueId":' || ${str("t.unique_id")}
-      || ',"ParticipantEmails":' || to_json(ARRAY(SELECT pu.email FROM room_participants rp
-           JOIN users pu ON pu.id = rp.user_id WHERE rp.room_id = t.id
-           ORDER BY rp.position, rp.user_id))::text || '}'`,
+    pieces: [
+      text(`'{"Name":' || ${str("t.name")} || ',"Type":' || ${str("t.type")}
+        || ',"Options":' || ${str("t.options")} || ',"CreatorEmail":'`),
+      { kind: "name", table: "users", sql: "t.creator_id" },
+      literal(',"CreatedAt":"'),
+      time,
+      text(`'","AvatarUrl":' || ${str("t.avatar_url")} || ',"UniqueId":' || ${str("t.unique_id")}
+        || ',"ParticipantEmails":' || to_json(ARRAY(SELECT pu.email FROM room_participants rp
+             JOIN users pu ON pu.id = rp.user_id WHERE rp.room_id = t.id
+             ORDER BY rp.position, rp.user_id))::text || '}'`),
+    ],
   },
   comments: {
     table: "comments",
-    head: `'{"Message":' || ${str("t.message")}
-      || ',"DisableLinkPreview":' || CASE WHEN t.disable_link_preview THEN 'true' ELSE 'false' END
-      || ',"Type":' || ${str("t.type")} || ',"UniqueId":' || ${str("t.unique_id")}
-      || ',"CreatorEmail":' || ${str("(SELECT u.email FROM users u WHERE u.id = t.user_id)")}
-      || ',"RoomUniqueId":' || ${str("(SELECT r.unique_id FROM rooms r WHERE r.id = t.room_id)")}
-      || ',"CreatedAt":"' || ${fileTime("t.created_at")} || '","Payload":'
-      || CASE WHEN t.payload IS NULL THEN 'null' || ${commentTail()} ELSE '' END`,
-    payload: "t.payload",
-    tail: `CASE WHEN t.payload IS NULL THEN NULL ELSE ${commentTail()} END`,
+    pieces: [
+      text(`'{"Message":' || ${str("t.message")}
+        || ',"DisableLinkPreview":' || CASE WHEN t.disable_link_preview THEN 'true' ELSE 'false' END
+        || ',"Type":' || ${str("t.type")} || ',"UniqueId":' || ${str("t.unique_id")}
+        || ',"CreatorEmail":'`),
+      { kind: "name", table: "users", sql: "t.user_id" },
+      literal(',"RoomUniqueId":'),
+      { kind: "name", table: "rooms", sql: "t.room_id" },
+      literal(',"CreatedAt":"'),
+      time,
+      literal('","Payload":'),
+      { kind: "payload", sql: "t.payload::text" },
+      text(
+        `',"ParentCommentUniqueId":' || ${str(
+          "COALESCE((SELECT p.unique_id FROM comments p WHERE p.id = t.parent_id), '')",
+        )} || '}'`,
+      ),
+    ],
   },
 };
 
-function commentTail(): string {
-  return `',"ParentCommentUniqueId":' || ${str(
-    "COALESCE((SELECT p.unique_id FROM comments p WHERE p.id = t.parent_id), '')",
-  )} || '}'`;
-}
+/** Where a row's own values sit among its fields. */
+const CREATED_AT = 0;
+const ID = 1;
 
 /** Planner settings of an export's connection: an ordered index scan is the only plan left. */
 export const ORDERED_SCAN_SETTINGS = [
@@ -147,9 +161,17 @@ function integer(value: number): string {
   return String(value);
 }
 
+/** The SQL of the columns a piece reads, if any. */
+function pieceColumn(piece: Piece): string | undefined {
+  return piece.kind === "text" || piece.kind === "name" || piece.kind === "payload"
+    ? piece.sql
+    : undefined;
+}
+
 /**
  * The statement producing the next `limit` file rows of `scope` after `cursor` (up to and
- * including `upTo` when given), in file order. Columns: created_at text, id text, head, payload, tail.
+ * including `upTo` when given), in file order. Columns: created_at, id, then one per piece that
+ * reads one.
  */
 export function exportRowsQuery(
   scope: ExportScope,
@@ -158,8 +180,8 @@ export function exportRowsQuery(
   upTo?: ExportCursor,
 ): string {
   const shape = SHAPES[scope.resource];
-  return `SELECT t.created_at::text, t.id::text, ${shape.head},
-      ${shape.payload ? `${shape.payload}::text` : "NULL::text"}, ${shape.tail ?? "NULL::text"}
+  const columns = shape.pieces.map(pieceColumn).filter((sql) => sql !== undefined);
+  return `SELECT t.created_at, t.id, ${columns.join(",\n      ")}
     FROM ${shape.table} t WHERE ${where(scope, cursor, upTo)}
     ORDER BY t.created_at, t.id LIMIT ${integer(limit)}`;
 }
@@ -235,29 +257,181 @@ export class CopyRowReader {
       at += length;
     }
     this.position = at;
-    const [createdAt, id, head, payload, tail] = values;
-    if (!createdAt || !id || !head) throw new Error("the chat database sent an incomplete row");
-    return { createdAt, id, head, payload, tail };
+    if (values[CREATED_AT]?.length !== 8 || values[ID]?.length !== 8) {
+      throw new Error("the chat database sent a row without its position");
+    }
+    return { fields: values };
+  }
+}
+
+/** A binary int8 as a number (ids and times of a chat database are far inside 2^53). */
+function int8(bytes: Buffer): number {
+  return bytes.readInt32BE(0) * 2 ** 32 + bytes.readUInt32BE(4);
+}
+
+/** Milliseconds from 1970 to PostgreSQL's epoch, 2000-01-01T00:00:00Z. */
+const POSTGRES_EPOCH_MS = Date.UTC(2000, 0, 1);
+
+/**
+ * A binary timestamptz (int8 microseconds since 2000) as whole seconds and microseconds. The
+ * int8 is split in its two words so that no step leaves the range a double holds exactly.
+ */
+function timeParts(bytes: Buffer): { seconds: number; micros: number } {
+  const high = bytes.readInt32BE(0);
+  // 2^32 µs = 4294 s + 967296 µs.
+  const low = high * 967_296 + bytes.readUInt32BE(4);
+  const carry = Math.floor(low / 1_000_000);
+  return { seconds: high * 4294 + carry, micros: low - carry * 1_000_000 };
+}
+
+/**
+ * Prints creation times; consecutive rows mostly share their second, so the date text of the
+ * last second is kept.
+ */
+class TimePrinter {
+  private second = Number.NaN;
+  private secondText = "";
+
+  /** `YYYY-MM-DDTHH:MM:SS`, then `.ffffff` unless the fraction is zero, then `Z`. */
+  fileTime(bytes: Buffer): string {
+    const { seconds, micros } = timeParts(bytes);
+    if (seconds !== this.second) {
+      const iso = new Date(POSTGRES_EPOCH_MS + seconds * 1000).toISOString();
+      // Years 0000-9999 only: beyond them the file's 4-digit years have no text.
+      if (iso.length !== 24) throw new Error(`a row was created at ${iso}, outside years 0-9999`);
+      this.second = seconds;
+      this.secondText = iso.slice(0, 19);
+    }
+    return micros === 0
+      ? `${this.secondText}Z`
+      : `${this.secondText}.${String(micros).padStart(6, "0")}Z`;
+  }
+
+  /** The keyset position text of a time: ISO 8601 with all six fraction digits. */
+  cursorTime(bytes: Buffer): string {
+    const { seconds, micros } = timeParts(bytes);
+    const iso = new Date(POSTGRES_EPOCH_MS + seconds * 1000).toISOString().slice(0, -5);
+    return `${iso}.${String(micros).padStart(6, "0")}Z`;
   }
 }
 
 /** The keyset position of a streamed row. */
 export function cursorOf(row: StreamedRow): ExportCursor {
-  return { createdAt: row.createdAt.toString("utf8"), id: Number(row.id.toString("latin1")) };
+  const [createdAt, id] = row.fields as [Buffer, Buffer];
+  return { createdAt: new TimePrinter().cursorTime(createdAt), id: int8(id) };
 }
 
+/** Where a row's bytes are written. */
+export interface RowOutput {
+  appendBytes(bytes: Buffer): void;
+  appendText(text: string): void;
+}
+
+const NULL_PAYLOAD = Buffer.from("null");
+
 /**
- * A payload's jsonb text in the form the file has always had: parsed and printed by JavaScript,
- * so that numbers (`1.0` -> `1`), key order (integer-like keys first) and spacing are unchanged.
+ * Writes the file rows of one resource: the pieces in order, names from the cache. A row is
+ * written only once its names are known ({@link RowWriter.ready}, {@link RowWriter.fetchNames}).
  */
-export function filePayload(jsonb: Buffer): string {
-  return JSON.stringify(JSON.parse(jsonb.toString("utf8")));
+export class RowWriter {
+  private readonly pieces: Piece[];
+  /** For each piece that reads a column, the column's index among the row's fields. */
+  private readonly columns: number[];
+  private readonly nameColumns: { table: NamedTable; column: number; cache: CachedNames }[] = [];
+  /** For each piece that names a row, that table's cache. */
+  private readonly caches: (CachedNames | undefined)[];
+  private readonly times = new TimePrinter();
+
+  constructor(
+    resource: Resource,
+    private readonly names = new NameCache(),
+  ) {
+    this.pieces = SHAPES[resource].pieces;
+    let column = ID + 1;
+    this.columns = this.pieces.map((piece) => (pieceColumn(piece) === undefined ? -1 : column++));
+    this.caches = this.pieces.map((piece) =>
+      piece.kind === "name" ? names.table(piece.table) : undefined,
+    );
+    this.pieces.forEach((piece, index) => {
+      if (piece.kind === "name") {
+        const cache = names.table(piece.table);
+        this.nameColumns.push({ table: piece.table, column: this.columns[index] as number, cache });
+      }
+    });
+  }
+
+  /** True when every name the row refers to is known; the others are noted for fetchNames(). */
+  ready(row: StreamedRow): boolean {
+    let ready = true;
+    for (const { column, cache } of this.nameColumns) {
+      const id = int8(field(row, column));
+      if (!cache.names.has(id)) {
+        cache.wanted.add(id);
+        ready = false;
+      }
+    }
+    return ready;
+  }
+
+  /** Fetches the names noted by ready() for `waiting`, the rows not yet written. */
+  async fetchNames(waiting: StreamedRow[]): Promise<void> {
+    await this.names.fetch(() => {
+      const ids: Record<NamedTable, number[]> = { users: [], rooms: [] };
+      for (const row of waiting) {
+        for (const { table, column } of this.nameColumns) ids[table].push(int8(field(row, column)));
+      }
+      return ids;
+    });
+  }
+
+  /** Appends the row's JSON text. */
+  write(row: StreamedRow, out: RowOutput): void {
+    const { pieces, columns } = this;
+    for (let index = 0; index < pieces.length; index += 1) {
+      const piece = pieces[index] as Piece;
+      const column = columns[index] as number;
+      switch (piece.kind) {
+        case "literal":
+          out.appendBytes(piece.bytes);
+          break;
+        case "text":
+          out.appendBytes(field(row, column));
+          break;
+        case "time":
+          out.appendText(this.times.fileTime(field(row, CREATED_AT)));
+          break;
+        case "name": {
+          const id = int8(field(row, column));
+          const name = (this.caches[index] as CachedNames).names.get(id);
+          if (!name)
+            throw new Error(`an exported row names ${piece.table} row ${id} before it was fetched`);
+          out.appendBytes(name);
+          break;
+        }
+        case "payload": {
+          const payload = row.fields[column];
+          if (payload) out.appendBytes(javascriptJson(payload));
+          else out.appendBytes(NULL_PAYLOAD);
+          break;
+        }
+      }
+    }
+  }
+}
+
+/** A field that cannot be NULL. */
+function field(row: StreamedRow, column: number): Buffer {
+  const value = row.fields[column];
+  if (!value) throw new Error("the chat database sent an incomplete row");
+  return value;
 }
 
 /** A connection streaming one export's rows; close() gives it back (or drops it mid-stream). */
 export interface ExportRowStream {
   /** Rows of the next statement: at most `limit` rows after `cursor`. */
   rows(cursor: ExportCursor | undefined, limit: number, upTo?: ExportCursor): CopyRowReader;
+  /** Writes the rows of this stream's resource into the file. */
+  writer: RowWriter;
   close(): Promise<void>;
 }
 
@@ -282,6 +456,7 @@ export async function openExportRowStream(scope: ExportScope): Promise<ExportRow
     throw error;
   }
   return {
+    writer: new RowWriter(scope.resource),
     rows(cursor, limit, upTo) {
       const sql = exportRowsQuery(scope, cursor, limit, upTo);
       const stream = client.query(copyTo(`COPY (${sql}) TO STDOUT (FORMAT binary)`));

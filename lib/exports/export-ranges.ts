@@ -154,8 +154,8 @@ class RangeRun {
       cursor: range.cursor ?? after,
       upTo,
       pageRows: this.settings.pageRows,
-      frame: (row) => {
-        exportFile.appendRow(pipeline.part, row, first && rows === 0 ? 0 : 1);
+      startRow: (part) => {
+        exportFile.appendRowStart(part, first && rows === 0 ? 0 : 1);
         rows += 1;
       },
       timeIsUp: () => this.clock.getRemainingTimeInMillis() < this.settings.reserveMs,

@@ -252,8 +252,8 @@ class ExportRun implements LeasedWork {
       scope: this.scope,
       cursor: checkpoint.cursor,
       pageRows: this.settings.pageRows,
-      frame: (row) => {
-        exportFile.appendRow(pipeline.part, row, this.serialisedRows);
+      startRow: (part) => {
+        exportFile.appendRowStart(part, this.serialisedRows);
         this.serialisedRows += 1;
       },
       between: () => this.reportProgress(),

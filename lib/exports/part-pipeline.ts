@@ -125,18 +125,22 @@ export interface RowStreamPlan {
   upTo?: ExportCursor;
   /** Rows per COPY statement. */
   pageRows: number;
-  /** Appends one row, with the separator its place in the file asks for, to the part being filled. */
-  frame(row: StreamedRow): void;
+  /** Appends what precedes the next row in the file (the array's start or a separator) and counts the row. */
+  startRow(part: PartBuffer): void;
   /** Called between two statements (progress). */
   between?(): Promise<void>;
   /** True once the invocation should hand over rather than start another statement. */
   timeIsUp(): boolean;
 }
 
+/** Rows that may wait for the names they refer to before one batched look-up. */
+const NAME_BATCH_ROWS = 2000;
+
 /**
  * Streams rows from PostgreSQL into the pipeline's parts, one COPY statement of `pageRows` rows at
- * a time, cutting a part whenever one is full. Stops between statements when time runs low, but
- * only after this invocation started a part, so that every invocation progresses.
+ * a time, cutting a part whenever one is full. A row naming a user or room not yet known waits,
+ * with the rows after it, for one look-up of all their names. Stops between statements when time
+ * runs low, but only after this invocation started a part, so that every invocation progresses.
  * @returns true when the rows ended, false when time ran low
  */
 export async function streamRowsIntoParts(
@@ -144,6 +148,20 @@ export async function streamRowsIntoParts(
   plan: RowStreamPlan,
 ): Promise<boolean> {
   const stream = await openExportRowStream(plan.scope);
+  const { writer } = stream;
+  /** Writes a row whose names are known; true when the part is full. */
+  const write = (row: StreamedRow): boolean => {
+    plan.startRow(pipeline.part);
+    writer.write(row, pipeline.part);
+    return pipeline.rowWritten();
+  };
+  const waiting: StreamedRow[] = [];
+  const flush = async () => {
+    if (waiting.length === 0) return;
+    await writer.fetchNames(waiting);
+    for (const row of waiting) if (write(row)) await pipeline.cut(cursorOf(row));
+    waiting.length = 0;
+  };
   try {
     let cursor = plan.cursor;
     for (;;) {
@@ -151,11 +169,17 @@ export async function streamRowsIntoParts(
       let read = 0;
       let last: StreamedRow | undefined;
       for (let row = await reader.next(); row; row = await reader.next()) {
-        plan.frame(row);
         read += 1;
         last = row;
-        if (pipeline.rowWritten()) await pipeline.cut(cursorOf(row));
+        // Rows keep their order: once one waits, every later row waits behind it.
+        if (writer.ready(row) && waiting.length === 0) {
+          if (write(row)) await pipeline.cut(cursorOf(row));
+        } else {
+          waiting.push(row);
+          if (waiting.length >= NAME_BATCH_ROWS) await flush();
+        }
       }
+      await flush();
       if (read < plan.pageRows || !last) return true;
       cursor = cursorOf(last);
       await plan.between?.();

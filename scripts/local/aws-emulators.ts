@@ -1,5 +1,9 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
+import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import type { Server } from "node:http";
+import { dirname, join } from "node:path";
 // @ts-expect-error dynalite ships no type declarations
 import dynalite from "dynalite";
 import { startFauxqs } from "fauxqs";
@@ -39,6 +43,7 @@ export async function startAwsEmulators(
     rmSync(s3Dir, { recursive: true, force: true });
     mkdirSync(s3Dir, { recursive: true });
     const s3 = new S3rver({ port: ports.s3, address: "127.0.0.1", silent: true, directory: s3Dir });
+    joinPartsAsS3Does(s3.store);
     await s3.run();
     stops.push(() => s3.close());
   } catch (error) {
@@ -46,4 +51,61 @@ export async function startAwsEmulators(
     throw error;
   }
   return stop;
+}
+
+/** The few methods of s3rver's file store that completing a multipart upload uses. */
+interface S3rverStore {
+  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
+  putObjectMultipart(
+    bucket: string,
+    uploadId: string,
+    parts: { number: number }[],
+  ): Promise<{ size: number; md5: string }>;
+}
+
+/**
+ * Completes multipart uploads the way S3 does. s3rver joins the parts by streaming every byte
+ * through an MD5 of the whole object in 64 KiB chunks (3.3 s of a 387 MB export's 12 s here) and
+ * answers an ETag S3 never gives. This joins the part files with `cat`, which copies inside the
+ * kernel (0.15 s for the same file), and answers S3's multipart ETag: the MD5 of the parts' MD5s
+ * followed by `-<number of parts>`, from the MD5 s3rver stored beside each part.
+ */
+function joinPartsAsS3Does(store: S3rverStore): void {
+  store.putObjectMultipart = async (bucket, uploadId, parts) => {
+    const uploadDir = join(store.getResourcePath(bucket, undefined, "uploads"), uploadId);
+    const key = (await readFile(join(uploadDir, "key"))).toString();
+    const metadata: unknown = JSON.parse((await readFile(join(uploadDir, "metadata"))).toString());
+    const objectPath = store.getResourcePath(bucket, key, "object");
+    await mkdir(dirname(objectPath), { recursive: true });
+    const partPaths = [...parts]
+      .sort((a, b) => a.number - b.number)
+      .map((part) => join(uploadDir, String(part.number)));
+    const partMd5s = createHash("md5");
+    for (const partPath of partPaths) {
+      partMd5s.update(Buffer.from((await readFile(`${partPath}.md5`)).toString(), "hex"));
+    }
+    const object = await open(objectPath, "w");
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const cat = spawn("cat", partPaths, { stdio: ["ignore", object.fd, "pipe"] });
+        let errors = "";
+        cat.stderr?.on("data", (chunk: Buffer) => {
+          errors += chunk.toString();
+        });
+        cat.once("error", reject);
+        cat.once("close", (code) => {
+          if (code === 0) resolve();
+          else reject(new Error(`joining the parts failed: ${errors.trim()}`));
+        });
+      });
+    } finally {
+      await object.close();
+    }
+    const etag = `${partMd5s.digest("hex")}-${parts.length}`;
+    await store.putMetadata(bucket, key, metadata, etag);
+    const { size } = await stat(objectPath);
+    await rm(uploadDir, { recursive: true, force: true });
+    return { size, md5: etag };
+  };
 }

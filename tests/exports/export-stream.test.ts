@@ -3,11 +3,12 @@ import type pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { ExportScope } from "../../lib/chat-db/export-queries.ts";
 import {
+  cursorOf,
   exportRowsQuery,
-  filePayload,
   ORDERED_SCAN_SETTINGS,
   openExportRowStream,
 } from "../../lib/chat-db/export-stream.ts";
+import { javascriptJson, withoutSpaces } from "../../lib/chat-db/jsonb-text.ts";
 import { chatDb } from "../../lib/chat-db/pool.ts";
 import type { Resource } from "../../lib/jobs/job-record.ts";
 import { generateChatData } from "../../scripts/bench-data.ts";
@@ -121,9 +122,14 @@ async function streamedRows(app: TestApp, resource: Resource, limit: number): Pr
       const reader = stream.rows(cursor, limit);
       let count = 0;
       for (let row = await reader.next(); row; row = await reader.next()) {
-        const payload = row.payload ? filePayload(row.payload) + (row.tail?.toString() ?? "") : "";
-        lines.push(row.head.toString("utf8") + payload);
-        cursor = { createdAt: row.createdAt.toString(), id: Number(row.id.toString()) };
+        if (!stream.writer.ready(row)) await stream.writer.fetchNames([row]);
+        const chunks: Buffer[] = [];
+        stream.writer.write(row, {
+          appendBytes: (bytes) => chunks.push(Buffer.from(bytes)),
+          appendText: (text) => chunks.push(Buffer.from(text, "utf8")),
+        });
+        lines.push(Buffer.concat(chunks).toString("utf8"));
+        cursor = cursorOf(row);
         count += 1;
       }
       if (count < limit) break;
@@ -133,6 +139,59 @@ async function streamedRows(app: TestApp, resource: Resource, limit: number): Pr
   }
   return lines;
 }
+
+/** A small seeded generator, so that a failure can be replayed. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return state / 2_147_483_648;
+  };
+}
+
+/** Raw JSON text of a random value: numbers written every way JSON allows, odd keys and strings. */
+function randomJson(next: () => number, depth: number): string {
+  const pick = <T>(items: T[]): T => items[Math.floor(next() * items.length)] as T;
+  const roll = next();
+  if (depth > 2 || roll < 0.45) {
+    return pick([
+      () => String(Math.floor(next() * 1000)),
+      () => (next() * 1000).toFixed(Math.floor(next() * 4)),
+      () => pick(["1.0", "-0", "0.0", "1e5", "2E-3", "1.50", "-12.340", "0.000001", "0.0000001"]),
+      () => pick(["123456789012345", "1234567890123456", "12345678901234567890", "1e21", "1e20"]),
+      () => pick(["0.1", "0.30000000000000004", "-7.25", "3.141592653589793", "1.5e300", "-1e-7"]),
+      () => JSON.stringify(pick(TRICKY)),
+      () => pick(["true", "false", "null", '""', '"\\u00e9\\/"', '"\\ud83d\\udc4b"']),
+    ])();
+  }
+  const size = Math.floor(next() * 4);
+  if (roll < 0.7) {
+    return `[${Array.from({ length: size }, () => randomJson(next, depth + 1)).join(next() < 0.5 ? "," : " , ")}]`;
+  }
+  const keys = ["text", "a", "bb", "", "10", "2", "01", "-1", "é", 'k\\"y', "replied_comment_id"];
+  return `{${Array.from({ length: size }, () => `${JSON.stringify(pick(keys))}:${randomJson(next, depth + 1)}`).join(",")}}`;
+}
+
+describe("jsonb text in JavaScript's form", () => {
+  it("given thousands of random values, then the fast path agrees with JSON.parse + JSON.stringify and serves most of them", async () => {
+    const next = random(20261129);
+    const raws = Array.from({ length: 3000 }, () => randomJson(next, 0));
+    raws.push(...RAW_PAYLOADS, '{"a": {"b": [1, 2.5, "x y"]}, "c": "d, e: f"}');
+    const { rows } = await chatDb().query<{ text: string }>(
+      "SELECT raw::jsonb::text AS text FROM unnest($1::text[]) WITH ORDINALITY AS r(raw, n) ORDER BY n",
+      [raws],
+    );
+    let fast = 0;
+    for (const { text } of rows) {
+      const jsonb = Buffer.from(text, "utf8");
+      const expected = JSON.stringify(JSON.parse(text));
+      if (withoutSpaces(jsonb)) fast += 1;
+      expect(javascriptJson(jsonb).toString("utf8"), text).toBe(expected);
+    }
+    expect(rows.length).toBe(raws.length);
+    expect(fast / rows.length).toBeGreaterThan(0.5);
+  });
+});
 
 describe("export rows built by the chat database", () => {
   it("given values that stress JSON (controls, quotes, unicode, odd numbers, key order), then every row is byte-identical to the JavaScript serialisation", async () => {
@@ -149,7 +208,9 @@ describe("export rows built by the chat database", () => {
             "2024-01-01T00:00:00Z",
             "2024-01-01T00:00:00.5Z",
             "2024-01-01T00:00:00.000001Z",
-          ][i % 3],
+            "1999-12-31T23:59:59.999999Z",
+            "1969-07-20T20:17:40.25Z",
+          ][i % 5],
         }),
       );
     }
