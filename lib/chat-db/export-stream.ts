@@ -26,10 +26,22 @@ import { chatDb } from "./pool.ts";
  * all remaining rows plus a sort for every statement, and an export costs O(rows²).
  */
 
-/** One row as PostgreSQL sent it: creation time and id (binary int8), then the pieces' columns. */
+/**
+ * One row as PostgreSQL sent it: creation time and id (binary int8), then the pieces' columns.
+ * The fields stay where they arrived (no copy, no object per field); `data` is never written
+ * again, so a row stays valid after later rows are read.
+ */
 export interface StreamedRow {
-  /** Binary column values (undefined: NULL); views that stay valid after later rows are read. */
-  fields: (Buffer | undefined)[];
+  /** The bytes holding the row's fields. */
+  data: Buffer;
+  /** Start and end offsets in `data` of field k at [2k] and [2k + 1]; -1 for NULL. */
+  bounds: Int32Array;
+}
+
+/** Field `k` of a row as a view of its bytes (undefined: NULL). */
+export function fieldBytes(row: StreamedRow, k: number): Buffer | undefined {
+  const start = row.bounds[2 * k] ?? -1;
+  return start < 0 ? undefined : row.data.subarray(start, row.bounds[2 * k + 1]);
 }
 
 /** How one piece of a file row is made. */
@@ -243,30 +255,33 @@ export class CopyRowReader {
       return undefined;
     }
     at += 2;
-    const values: (Buffer | undefined)[] = [];
-    for (let field = 0; field < fields; field += 1) {
+    const bounds = new Int32Array(2 * fields);
+    for (let field = 0; field < 2 * fields; field += 2) {
       if (buffer.length - at < 4) return null;
       const length = buffer.readInt32BE(at);
       at += 4;
       if (length < 0) {
-        values.push(undefined);
+        bounds[field] = -1;
+        bounds[field + 1] = -1;
         continue;
       }
       if (buffer.length - at < length) return null;
-      values.push(buffer.subarray(at, at + length));
+      bounds[field] = at;
       at += length;
+      bounds[field + 1] = at;
     }
     this.position = at;
-    if (values[CREATED_AT]?.length !== 8 || values[ID]?.length !== 8) {
+    const [createdAtStart = 0, createdAtEnd = 0, idStart = 0, idEnd = 0] = bounds;
+    if (fields < 2 || createdAtEnd - createdAtStart !== 8 || idEnd - idStart !== 8) {
       throw new Error("the chat database sent a row without its position");
     }
-    return { fields: values };
+    return { data: buffer, bounds };
   }
 }
 
-/** A binary int8 as a number (ids and times of a chat database are far inside 2^53). */
-function int8(bytes: Buffer): number {
-  return bytes.readInt32BE(0) * 2 ** 32 + bytes.readUInt32BE(4);
+/** A binary int8 at `at` as a number (ids of a chat database are far inside 2^53). */
+function int8(data: Buffer, at: number): number {
+  return data.readInt32BE(at) * 2 ** 32 + data.readUInt32BE(at + 4);
 }
 
 /** Milliseconds from 1970 to PostgreSQL's epoch, 2000-01-01T00:00:00Z. */
@@ -276,10 +291,10 @@ const POSTGRES_EPOCH_MS = Date.UTC(2000, 0, 1);
  * A binary timestamptz (int8 microseconds since 2000) as whole seconds and microseconds. The
  * int8 is split in its two words so that no step leaves the range a double holds exactly.
  */
-function timeParts(bytes: Buffer): { seconds: number; micros: number } {
-  const high = bytes.readInt32BE(0);
+function timeParts(data: Buffer, at: number): { seconds: number; micros: number } {
+  const high = data.readInt32BE(at);
   // 2^32 µs = 4294 s + 967296 µs.
-  const low = high * 967_296 + bytes.readUInt32BE(4);
+  const low = high * 967_296 + data.readUInt32BE(at + 4);
   const carry = Math.floor(low / 1_000_000);
   return { seconds: high * 4294 + carry, micros: low - carry * 1_000_000 };
 }
@@ -293,8 +308,8 @@ class TimePrinter {
   private secondText = "";
 
   /** `YYYY-MM-DDTHH:MM:SS`, then `.ffffff` unless the fraction is zero, then `Z`. */
-  fileTime(bytes: Buffer): string {
-    const { seconds, micros } = timeParts(bytes);
+  fileTime(data: Buffer, at: number): string {
+    const { seconds, micros } = timeParts(data, at);
     if (seconds !== this.second) {
       const iso = new Date(POSTGRES_EPOCH_MS + seconds * 1000).toISOString();
       // Years 0000-9999 only: beyond them the file's 4-digit years have no text.
@@ -308,8 +323,8 @@ class TimePrinter {
   }
 
   /** The keyset position text of a time: ISO 8601 with all six fraction digits. */
-  cursorTime(bytes: Buffer): string {
-    const { seconds, micros } = timeParts(bytes);
+  cursorTime(data: Buffer, at: number): string {
+    const { seconds, micros } = timeParts(data, at);
     const iso = new Date(POSTGRES_EPOCH_MS + seconds * 1000).toISOString().slice(0, -5);
     return `${iso}.${String(micros).padStart(6, "0")}Z`;
   }
@@ -317,13 +332,18 @@ class TimePrinter {
 
 /** The keyset position of a streamed row. */
 export function cursorOf(row: StreamedRow): ExportCursor {
-  const [createdAt, id] = row.fields as [Buffer, Buffer];
-  return { createdAt: new TimePrinter().cursorTime(createdAt), id: int8(id) };
+  const { data, bounds } = row;
+  return {
+    createdAt: new TimePrinter().cursorTime(data, bounds[2 * CREATED_AT] as number),
+    id: int8(data, bounds[2 * ID] as number),
+  };
 }
 
 /** Where a row's bytes are written. */
 export interface RowOutput {
   appendBytes(bytes: Buffer): void;
+  /** Appends `data[start, end)`. */
+  appendRange(data: Buffer, start: number, end: number): void;
   appendText(text: string): void;
 }
 
@@ -364,7 +384,7 @@ export class RowWriter {
   ready(row: StreamedRow): boolean {
     let ready = true;
     for (const { column, cache } of this.nameColumns) {
-      const id = int8(field(row, column));
+      const id = int8(row.data, start(row, column));
       if (!cache.names.has(id)) {
         cache.wanted.add(id);
         ready = false;
@@ -378,7 +398,9 @@ export class RowWriter {
     await this.names.fetch(() => {
       const ids: Record<NamedTable, number[]> = { users: [], rooms: [] };
       for (const row of waiting) {
-        for (const { table, column } of this.nameColumns) ids[table].push(int8(field(row, column)));
+        for (const { table, column } of this.nameColumns) {
+          ids[table].push(int8(row.data, start(row, column)));
+        }
       }
       return ids;
     });
@@ -387,6 +409,7 @@ export class RowWriter {
   /** Appends the row's JSON text. */
   write(row: StreamedRow, out: RowOutput): void {
     const { pieces, columns } = this;
+    const { data, bounds } = row;
     for (let index = 0; index < pieces.length; index += 1) {
       const piece = pieces[index] as Piece;
       const column = columns[index] as number;
@@ -395,13 +418,13 @@ export class RowWriter {
           out.appendBytes(piece.bytes);
           break;
         case "text":
-          out.appendBytes(field(row, column));
+          out.appendRange(data, start(row, column), bounds[2 * column + 1] as number);
           break;
         case "time":
-          out.appendText(this.times.fileTime(field(row, CREATED_AT)));
+          out.appendText(this.times.fileTime(data, bounds[2 * CREATED_AT] as number));
           break;
         case "name": {
-          const id = int8(field(row, column));
+          const id = int8(data, start(row, column));
           const name = (this.caches[index] as CachedNames).names.get(id);
           if (!name)
             throw new Error(`an exported row names ${piece.table} row ${id} before it was fetched`);
@@ -409,9 +432,9 @@ export class RowWriter {
           break;
         }
         case "payload": {
-          const payload = row.fields[column];
-          if (payload) out.appendBytes(javascriptJson(payload));
-          else out.appendBytes(NULL_PAYLOAD);
+          const from = bounds[2 * column] as number;
+          if (from < 0) out.appendBytes(NULL_PAYLOAD);
+          else out.appendBytes(javascriptJson(data, from, bounds[2 * column + 1] as number));
           break;
         }
       }
@@ -419,11 +442,11 @@ export class RowWriter {
   }
 }
 
-/** A field that cannot be NULL. */
-function field(row: StreamedRow, column: number): Buffer {
-  const value = row.fields[column];
-  if (!value) throw new Error("the chat database sent an incomplete row");
-  return value;
+/** Where a field that cannot be NULL starts. */
+function start(row: StreamedRow, column: number): number {
+  const at = row.bounds[2 * column] ?? -1;
+  if (at < 0) throw new Error("the chat database sent an incomplete row");
+  return at;
 }
 
 /** A connection streaming one export's rows; close() gives it back (or drops it mid-stream). */

@@ -22,20 +22,20 @@ const NINE = 0x39;
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
 /** The payload's bytes as JavaScript prints the value; a view valid until the next call. */
-export function javascriptJson(jsonb: Buffer): Buffer {
-  return withoutSpaces(jsonb) ?? printed(jsonb);
+export function javascriptJson(jsonb: Buffer, from = 0, to = jsonb.length): Buffer {
+  return withoutSpaces(jsonb, from, to) ?? printed(jsonb, from, to);
 }
 
 /**
  * The jsonb text without its spaces when that is JavaScript's text of the value; undefined when
  * a number or key needs the parse-and-print path. A view valid until the next call.
  */
-export function withoutSpaces(jsonb: Buffer): Buffer | undefined {
-  if (scratch.length < jsonb.length) scratch = Buffer.allocUnsafe(jsonb.length * 2);
+export function withoutSpaces(jsonb: Buffer, from = 0, to = jsonb.length): Buffer | undefined {
+  if (scratch.length < to - from) scratch = Buffer.allocUnsafe((to - from) * 2);
   const out = scratch;
   let length = 0;
-  const end = jsonb.length;
-  let at = 0;
+  const end = to;
+  let at = from;
   while (at < end) {
     const byte = jsonb[at] as number;
     if (byte === QUOTE) {
@@ -75,8 +75,8 @@ export function withoutSpaces(jsonb: Buffer): Buffer | undefined {
 }
 
 /** The parse-and-print path. */
-function printed(jsonb: Buffer): Buffer {
-  return Buffer.from(JSON.stringify(JSON.parse(jsonb.toString("utf8"))), "utf8");
+function printed(jsonb: Buffer, from: number, to: number): Buffer {
+  return Buffer.from(JSON.stringify(JSON.parse(jsonb.toString("utf8", from, to))), "utf8");
 }
 
 /**

@@ -33,6 +33,11 @@ export class PartBuffer {
     this.length += bytes.length;
   }
 
+  appendRange(data: Buffer, start: number, end: number): void {
+    this.reserve(end - start);
+    this.length += data.copy(this.buffer, this.length, start, end);
+  }
+
   /** The bytes written so far (a view, valid until the next clear). */
   bytes(): Buffer {
     return this.buffer.subarray(0, this.length);

@@ -4,6 +4,7 @@ import { NameCache, type NamedTable } from "../../lib/chat-db/export-names.ts";
 import {
   CopyRowReader,
   cursorOf,
+  fieldBytes,
   RowWriter,
   type StreamedRow,
 } from "../../lib/chat-db/export-stream.ts";
@@ -110,8 +111,8 @@ describe("binary COPY rows and the file they make", () => {
     const bytes = binaryCopy(ROWS);
     for (const size of [1, 2, 3, 7, 19, 64, bytes.length]) {
       const rows = await readAll(bytes, size);
-      expect(rows.map((row) => row.fields[2]?.toString())).toEqual(ROWS.map((row) => row[2]));
-      expect(rows.map((row) => row.fields[5]?.toString())).toEqual([
+      expect(rows.map((row) => fieldBytes(row, 2)?.toString())).toEqual(ROWS.map((row) => row[2]));
+      expect(rows.map((row) => fieldBytes(row, 5)?.toString())).toEqual([
         undefined,
         ROWS[1]?.[5],
         undefined,

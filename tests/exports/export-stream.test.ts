@@ -126,6 +126,7 @@ async function streamedRows(app: TestApp, resource: Resource, limit: number): Pr
         const chunks: Buffer[] = [];
         stream.writer.write(row, {
           appendBytes: (bytes) => chunks.push(Buffer.from(bytes)),
+          appendRange: (data, start, end) => chunks.push(Buffer.from(data.subarray(start, end))),
           appendText: (text) => chunks.push(Buffer.from(text, "utf8")),
         });
         lines.push(Buffer.concat(chunks).toString("utf8"));
