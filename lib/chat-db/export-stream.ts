@@ -198,6 +198,9 @@ export function exportRowsQuery(
     ORDER BY t.created_at, t.id LIMIT ${integer(limit)}`;
 }
 
+/** Bytes of the next chunk copied to finish a row cut between two chunks (most rows fit). */
+const BRIDGE_BYTES = 4096;
+
 /** The bytes PostgreSQL starts a binary COPY with. */
 const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
 
@@ -211,15 +214,40 @@ export class CopyRowReader {
   private headerRead = false;
   private ended = false;
   private readonly chunks: AsyncIterator<Buffer>;
+  /**
+   * A row cut between two chunks is read from a small bridge buffer (the end of the one, the
+   * start of the other) rather than by joining whole chunks: `chunk` is read on from there.
+   */
+  private bridge?: { chunk: Buffer; restLength: number };
 
   constructor(stream: Readable) {
     this.chunks = stream[Symbol.asyncIterator]();
   }
 
+  /** The next row if its bytes are here (undefined at the end of the COPY); null if not yet. */
+  take(): StreamedRow | undefined | null {
+    const row = this.parse();
+    const bridge = this.bridge;
+    if (bridge) {
+      if (row !== null) {
+        // The row ended inside the new chunk: go on reading the chunk itself.
+        this.buffer = bridge.chunk;
+        this.position -= bridge.restLength;
+        this.bridge = undefined;
+      } else {
+        // Longer than the bridge: read it from both chunks joined.
+        this.buffer = Buffer.concat([this.buffer.subarray(0, bridge.restLength), bridge.chunk]);
+        this.bridge = undefined;
+        return this.parse();
+      }
+    }
+    return row;
+  }
+
   /** The next row, or undefined at the end of the COPY. */
   async next(): Promise<StreamedRow | undefined> {
     for (;;) {
-      const row = this.parse();
+      const row = this.take();
       if (row !== null) return row;
       if (this.ended) throw new Error("the chat database ended a COPY in the middle of a row");
       const { value, done } = await this.chunks.next();
@@ -228,8 +256,13 @@ export class CopyRowReader {
         continue;
       }
       const rest = this.buffer.subarray(this.position);
-      this.buffer = rest.length ? Buffer.concat([rest, value]) : value;
       this.position = 0;
+      if (rest.length === 0) {
+        this.buffer = value;
+      } else {
+        this.buffer = Buffer.concat([rest, value.subarray(0, BRIDGE_BYTES)]);
+        this.bridge = { chunk: value, restLength: rest.length };
+      }
     }
   }
 
@@ -358,8 +391,10 @@ export class RowWriter {
   /** For each piece that reads a column, the column's index among the row's fields. */
   private readonly columns: number[];
   private readonly nameColumns: { table: NamedTable; column: number; cache: CachedNames }[] = [];
-  /** For each piece that names a row, that table's cache. */
-  private readonly caches: (CachedNames | undefined)[];
+  /** For each piece that names a row, its place among the row's names. */
+  private readonly nameIndexes: number[];
+  /** The names of the row being written, in the order of `nameColumns`. */
+  private readonly found: Buffer[] = [];
   private readonly times = new TimePrinter();
 
   constructor(
@@ -369,31 +404,15 @@ export class RowWriter {
     this.pieces = SHAPES[resource].pieces;
     let column = ID + 1;
     this.columns = this.pieces.map((piece) => (pieceColumn(piece) === undefined ? -1 : column++));
-    this.caches = this.pieces.map((piece) =>
-      piece.kind === "name" ? names.table(piece.table) : undefined,
-    );
-    this.pieces.forEach((piece, index) => {
-      if (piece.kind === "name") {
-        const cache = names.table(piece.table);
-        this.nameColumns.push({ table: piece.table, column: this.columns[index] as number, cache });
-      }
+    this.nameIndexes = this.pieces.map((piece, index) => {
+      if (piece.kind !== "name") return -1;
+      const cache = names.table(piece.table);
+      this.nameColumns.push({ table: piece.table, column: this.columns[index] as number, cache });
+      return this.nameColumns.length - 1;
     });
   }
 
-  /** True when every name the row refers to is known; the others are noted for fetchNames(). */
-  ready(row: StreamedRow): boolean {
-    let ready = true;
-    for (const { column, cache } of this.nameColumns) {
-      const id = int8(row.data, start(row, column));
-      if (!cache.names.has(id)) {
-        cache.wanted.add(id);
-        ready = false;
-      }
-    }
-    return ready;
-  }
-
-  /** Fetches the names noted by ready() for `waiting`, the rows not yet written. */
+  /** Fetches the names noted by resolve() for `waiting`, the rows not yet written. */
   async fetchNames(waiting: StreamedRow[]): Promise<void> {
     await this.names.fetch(() => {
       const ids: Record<NamedTable, number[]> = { users: [], rooms: [] };
@@ -406,9 +425,28 @@ export class RowWriter {
     });
   }
 
-  /** Appends the row's JSON text. */
+  /**
+   * Looks up the names the row refers to. True when all are known: the row can be written next.
+   * Otherwise the missing ones are noted for fetchNames().
+   */
+  resolve(row: StreamedRow): boolean {
+    const { nameColumns, found } = this;
+    let known = true;
+    for (let k = 0; k < nameColumns.length; k += 1) {
+      const { column, cache } = nameColumns[k] as (typeof nameColumns)[number];
+      const id = int8(row.data, start(row, column));
+      const name = cache.names.get(id);
+      if (name === undefined) {
+        cache.wanted.add(id);
+        known = false;
+      } else found[k] = name;
+    }
+    return known;
+  }
+
+  /** Appends the JSON text of the row resolve() last returned true for. */
   write(row: StreamedRow, out: RowOutput): void {
-    const { pieces, columns } = this;
+    const { pieces, columns, found, nameIndexes } = this;
     const { data, bounds } = row;
     for (let index = 0; index < pieces.length; index += 1) {
       const piece = pieces[index] as Piece;
@@ -423,14 +461,9 @@ export class RowWriter {
         case "time":
           out.appendText(this.times.fileTime(data, bounds[2 * CREATED_AT] as number));
           break;
-        case "name": {
-          const id = int8(data, start(row, column));
-          const name = (this.caches[index] as CachedNames).names.get(id);
-          if (!name)
-            throw new Error(`an exported row names ${piece.table} row ${id} before it was fetched`);
-          out.appendBytes(name);
+        case "name":
+          out.appendBytes(found[nameIndexes[index] as number] as Buffer);
           break;
-        }
         case "payload": {
           const from = bounds[2 * column] as number;
           if (from < 0) out.appendBytes(NULL_PAYLOAD);

@@ -149,17 +149,16 @@ export async function streamRowsIntoParts(
 ): Promise<boolean> {
   const stream = await openExportRowStream(plan.scope);
   const { writer } = stream;
-  /** Writes a row whose names are known; true when the part is full. */
-  const write = (row: StreamedRow): boolean => {
-    plan.startRow(pipeline.part);
-    writer.write(row, pipeline.part);
-    return pipeline.rowWritten();
-  };
   const waiting: StreamedRow[] = [];
   const flush = async () => {
     if (waiting.length === 0) return;
     await writer.fetchNames(waiting);
-    for (const row of waiting) if (write(row)) await pipeline.cut(cursorOf(row));
+    for (const row of waiting) {
+      if (!writer.resolve(row)) throw new Error("an exported row's names were not fetched");
+      plan.startRow(pipeline.part);
+      writer.write(row, pipeline.part);
+      if (pipeline.rowWritten()) await pipeline.cut(cursorOf(row));
+    }
     waiting.length = 0;
   };
   try {
@@ -168,16 +167,22 @@ export async function streamRowsIntoParts(
       const reader = stream.rows(cursor, plan.pageRows, plan.upTo);
       let read = 0;
       let last: StreamedRow | undefined;
-      for (let row = await reader.next(); row; row = await reader.next()) {
+      for (;;) {
+        // Rows already received are taken without a promise each.
+        let row = reader.take();
+        if (row === null) row = await reader.next();
+        if (!row) break;
         read += 1;
         last = row;
         // Rows keep their order: once one waits, every later row waits behind it.
-        if (writer.ready(row) && waiting.length === 0) {
-          if (write(row)) await pipeline.cut(cursorOf(row));
-        } else {
+        if (!writer.resolve(row) || waiting.length > 0) {
           waiting.push(row);
           if (waiting.length >= NAME_BATCH_ROWS) await flush();
+          continue;
         }
+        plan.startRow(pipeline.part);
+        writer.write(row, pipeline.part);
+        if (pipeline.rowWritten()) await pipeline.cut(cursorOf(row));
       }
       await flush();
       if (read < plan.pageRows || !last) return true;

@@ -125,6 +125,18 @@ describe("binary COPY rows and the file they make", () => {
     }
   });
 
+  it("given rows longer than the bytes bridged between chunks, then they are read whole too", async () => {
+    const long = ROWS.map((row, index) =>
+      row.map((field, k) => (k === 2 ? "x".repeat(3000 * (index + 1)) : field)),
+    );
+    const bytes = binaryCopy(long);
+    for (const size of [100, 4097, 5000, 9001]) {
+      const rows = await readAll(bytes, size);
+      expect(rows.map((row) => fieldBytes(row, 2)?.length)).toEqual([3000, 6000, 9000]);
+      expect(rows.map((row) => cursorOf(row).id)).toEqual([1, 22, 333]);
+    }
+  });
+
   it("given a stream cut inside a row, then reading fails instead of writing half a row", async () => {
     const bytes = binaryCopy(ROWS);
     await expect(readAll(bytes.subarray(0, bytes.length - 10), 5)).rejects.toThrow(
@@ -136,16 +148,18 @@ describe("binary COPY rows and the file they make", () => {
     const rows = await readAll(binaryCopy(ROWS), 11);
     const { source, asked } = namesOf(NAMES);
     const writer = new RowWriter("comments", new NameCache(source));
-    expect(rows.map((row) => writer.ready(row))).toEqual([false, false, false]);
+    expect(rows.map((row) => writer.resolve(row))).toEqual([false, false, false]);
     await writer.fetchNames(rows);
     // One look-up per table for every name the waiting rows lack.
     expect(asked).toEqual([
       ["users", [7, 8]],
       ["rooms", [70, 71]],
     ]);
-    expect(rows.map((row) => writer.ready(row))).toEqual([true, true, true]);
+    expect(rows.map((row) => writer.resolve(row))).toEqual([true, true, true]);
     const part = new PartBuffer(16);
     rows.forEach((row, index) => {
+      // Each row is written right after its names were resolved.
+      expect(writer.resolve(row)).toBe(true);
       exportFile.appendRowStart(part, index);
       writer.write(row, part);
     });
@@ -176,22 +190,22 @@ describe("binary COPY rows and the file they make", () => {
       rooms: NAMES.rooms,
     });
     const writer = new RowWriter("comments", new NameCache(source, 2));
-    for (const row of rows) writer.ready(row);
+    for (const row of rows) writer.resolve(row);
     await writer.fetchNames(rows);
     // Users 7 and 8 fill the cache; a row naming user 9 waits behind the first row (user 7).
     const waiting = [rows[0], more] as StreamedRow[];
-    expect(waiting.map((row) => writer.ready(row))).toEqual([true, false]);
+    expect(waiting.map((row) => writer.resolve(row))).toEqual([true, false]);
     await writer.fetchNames(waiting);
     expect(asked.at(-1)).toEqual(["users", [7, 9]]);
-    expect(waiting.map((row) => writer.ready(row))).toEqual([true, true]);
-    expect(writer.ready(rows[1] as StreamedRow)).toBe(false);
+    expect(waiting.map((row) => writer.resolve(row))).toEqual([true, true]);
+    expect(writer.resolve(rows[1] as StreamedRow)).toBe(false);
   });
 
   it("given a row naming a user that is gone, then the look-up fails with the id", async () => {
     const rows = await readAll(binaryCopy(ROWS), 64);
     const { source } = namesOf({ users: {}, rooms: NAMES.rooms });
     const writer = new RowWriter("comments", new NameCache(source));
-    writer.ready(rows[0] as StreamedRow);
+    writer.resolve(rows[0] as StreamedRow);
     await expect(writer.fetchNames(rows.slice(0, 1))).rejects.toThrow(/users row 7, which is gone/);
   });
 });
