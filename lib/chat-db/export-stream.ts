@@ -29,7 +29,7 @@ import { chatDb } from "./pool.ts";
 /**
  * One row as PostgreSQL sent it: creation time and id (binary int8), then the pieces' columns.
  * The fields stay where they arrived (no copy, no object per field); `data` is never written
- * again, so a row stays valid after later rows are read.
+ * again, so a row copied by {@link CopyRowReader.keep} stays valid after later rows are read.
  */
 export interface StreamedRow {
   /** The bytes holding the row's fields. */
@@ -219,12 +219,24 @@ export class CopyRowReader {
    * start of the other) rather than by joining whole chunks: `chunk` is read on from there.
    */
   private bridge?: { chunk: Buffer; restLength: number };
+  /** Field bounds of the row being parsed. */
+  private scratch = new Int32Array(0);
+  /** The row returned last: one object for all, so that reading rows allocates nothing. */
+  private readonly row: StreamedRow = { data: Buffer.alloc(0), bounds: new Int32Array(0) };
 
   constructor(stream: Readable) {
     this.chunks = stream[Symbol.asyncIterator]();
   }
 
-  /** The next row if its bytes are here (undefined at the end of the COPY); null if not yet. */
+  /** A copy of `row` that stays valid after later rows are read. */
+  static keep(row: StreamedRow): StreamedRow {
+    return { data: row.data, bounds: row.bounds.slice() };
+  }
+
+  /**
+   * The next row if its bytes are here (undefined at the end of the COPY); null if not yet. The
+   * row is valid until the next take() or next(); keep() one for longer.
+   */
   take(): StreamedRow | undefined | null {
     const row = this.parse();
     const bridge = this.bridge;
@@ -244,7 +256,7 @@ export class CopyRowReader {
     return row;
   }
 
-  /** The next row, or undefined at the end of the COPY. */
+  /** The next row (valid until the next take() or next()), or undefined at the end of the COPY. */
   async next(): Promise<StreamedRow | undefined> {
     for (;;) {
       const row = this.take();
@@ -288,7 +300,8 @@ export class CopyRowReader {
       return undefined;
     }
     at += 2;
-    const bounds = new Int32Array(2 * fields);
+    if (this.scratch.length !== 2 * fields) this.scratch = new Int32Array(2 * fields);
+    const bounds = this.scratch;
     for (let field = 0; field < 2 * fields; field += 2) {
       if (buffer.length - at < 4) return null;
       const length = buffer.readInt32BE(at);
@@ -308,7 +321,12 @@ export class CopyRowReader {
     if (fields < 2 || createdAtEnd - createdAtStart !== 8 || idEnd - idStart !== 8) {
       throw new Error("the chat database sent a row without its position");
     }
-    return { data: buffer, bounds };
+    // Only a complete row replaces the one returned before.
+    const row = this.row;
+    if (row.bounds.length !== bounds.length) row.bounds = new Int32Array(bounds.length);
+    row.bounds.set(bounds);
+    row.data = buffer;
+    return row;
   }
 }
 

@@ -1,6 +1,11 @@
 import type { IHasher } from "hash-wasm";
 import type { ExportCursor, ExportScope } from "../chat-db/export-queries.ts";
-import { cursorOf, openExportRowStream, type StreamedRow } from "../chat-db/export-stream.ts";
+import {
+  CopyRowReader,
+  cursorOf,
+  openExportRowStream,
+  type StreamedRow,
+} from "../chat-db/export-stream.ts";
 import { PartBuffer } from "./export-file.ts";
 
 /** A stored part, as CompleteMultipartUpload wants it. */
@@ -176,7 +181,7 @@ export async function streamRowsIntoParts(
         last = row;
         // Rows keep their order: once one waits, every later row waits behind it.
         if (!writer.resolve(row) || waiting.length > 0) {
-          waiting.push(row);
+          waiting.push(CopyRowReader.keep(row));
           if (waiting.length >= NAME_BATCH_ROWS) await flush();
           continue;
         }

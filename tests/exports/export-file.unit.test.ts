@@ -51,7 +51,9 @@ async function readAll(bytes: Buffer, chunkSize: number): Promise<StreamedRow[]>
     pieces.push(bytes.subarray(at, at + chunkSize));
   const reader = new CopyRowReader(Readable.from(pieces));
   const rows: StreamedRow[] = [];
-  for (let row = await reader.next(); row; row = await reader.next()) rows.push(row);
+  for (let row = await reader.next(); row; row = await reader.next()) {
+    rows.push(CopyRowReader.keep(row));
+  }
   return rows;
 }
 
