@@ -37,6 +37,8 @@ export interface ExportWorkerOptions {
   ranges?: number;
   /** Called after each part is uploaded and its checkpoint stored (progress display). */
   onPart?: (progress: { parts: number; rows: number; bytes: number }) => void | Promise<void>;
+  /** Called when the file is complete, before the job is marked finished. */
+  onComplete?: () => void | Promise<void>;
 }
 
 /** Progress is written at least every 5 % and at least every this many rows. */
@@ -68,6 +70,7 @@ export interface Settings {
   parallelRows: number;
   ranges: number;
   onPart?: ExportWorkerOptions["onPart"];
+  onComplete?: ExportWorkerOptions["onComplete"];
 }
 
 function settingsOf(options: ExportWorkerOptions): Settings {
@@ -78,6 +81,7 @@ function settingsOf(options: ExportWorkerOptions): Settings {
     parallelRows: options.parallelRows ?? config().exportParallelRows,
     ranges: options.ranges ?? config().exportRanges,
     onPart: options.onPart,
+    onComplete: options.onComplete,
   };
 }
 
@@ -149,6 +153,8 @@ class ExportRun implements LeasedWork {
   async run(): Promise<JobOutcome> {
     try {
       if (!this.checkpoint) await this.open();
+      const completing = this.checkpoint?.completing;
+      if (completing) return await this.complete(completing.checksum, completing.rows);
       const ranges = this.checkpoint?.ranges;
       if (ranges) {
         return this.checkpoint?.rangesQueued
@@ -367,19 +373,7 @@ class ExportRun implements LeasedWork {
     exportFile.appendEnd(pipeline.part, totalRows);
     await pipeline.storeLast();
     checkpoint.bytes = progress.bytes;
-    const checksum = this.hasher.digest("hex");
-    await completeUpload(this.job.objectKey, checkpoint.uploadId, checkpoint.parts, checksum);
-    this.completed = true;
-    checkpoint.rows = totalRows;
-    await this.lease.finish({
-      percentage: 100,
-      totalRows,
-      size: checkpoint.bytes,
-      checksumSha256: checksum,
-    });
-    await this.deleteRangeFiles();
-    this.recordFinished(checkpoint, checksum);
-    return "finished";
+    return this.complete(this.hasher.digest("hex"), totalRows);
   }
 
   private async deleteRangeFiles(): Promise<void> {
@@ -423,15 +417,38 @@ class ExportRun implements LeasedWork {
     // The last part may be small; an empty export still has one part, `[]`.
     exportFile.appendEnd(pipeline.part, this.serialisedRows);
     await pipeline.storeLast();
-    const checksum = (this.hasher as IHasher).digest("hex");
-    await completeUpload(this.job.objectKey, checkpoint.uploadId, checkpoint.parts, checksum);
+    return this.complete((this.hasher as IHasher).digest("hex"), checkpoint.rows);
+  }
+
+  /**
+   * Completes the file from its stored parts and marks the job finished. What completion needs is
+   * recorded first, so that a retry after a crash in between completes the file, or finds it
+   * complete, instead of writing it again into an upload that is gone.
+   */
+  private async complete(checksum: string, totalRows: number): Promise<JobOutcome> {
+    const checkpoint = this.checkpoint as ExportCheckpoint;
+    if (!checkpoint.completing) {
+      checkpoint.rows = totalRows;
+      checkpoint.completing = { checksum, rows: totalRows };
+      await this.lease.checkpoint({ checkpoint });
+    }
+    const { objectKey } = this.job;
+    await completeUpload(
+      objectKey,
+      checkpoint.uploadId,
+      checkpoint.parts,
+      checksum,
+      checkpoint.bytes,
+    );
     this.completed = true;
+    await this.settings.onComplete?.();
     await this.lease.finish({
       percentage: 100,
-      totalRows: checkpoint.rows,
+      totalRows,
       size: checkpoint.bytes,
       checksumSha256: checksum,
     });
+    await this.deleteRangeFiles();
     this.recordFinished(checkpoint, checksum);
     return "finished";
   }

@@ -2,10 +2,12 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   PutObjectTaggingCommand,
+  S3ServiceException,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { s3 } from "../aws/s3.ts";
 import { config } from "../config.ts";
+import { objectSize } from "../jobs/files.ts";
 
 /** A stored part of a multipart upload, as CompleteMultipartUpload wants it. */
 export interface UploadedPart {
@@ -47,22 +49,32 @@ export async function uploadPart(
   return { PartNumber: partNumber, ETag };
 }
 
-/** Completes the upload from its parts and tags the file with its SHA-256 (when given). */
+/**
+ * Completes the upload from its parts and tags the file with its SHA-256 (when given). An upload
+ * S3 no longer knows (NoSuchUpload) counts as completed when the file is there with `size` bytes:
+ * the upload was completed by an invocation that stopped before it could record so.
+ */
 export async function completeUpload(
   key: string,
   uploadId: string,
   parts: UploadedPart[],
   sha256?: string,
+  size?: number,
 ): Promise<void> {
   const bucket = config().bucketName;
-  await s3().send(
-    new CompleteMultipartUploadCommand({
-      Bucket: bucket,
-      Key: key,
-      UploadId: uploadId,
-      MultipartUpload: { Parts: parts },
-    }),
-  );
+  try {
+    await s3().send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+    );
+  } catch (error) {
+    const gone = error instanceof S3ServiceException && error.name === "NoSuchUpload";
+    if (!gone || size === undefined || (await objectSize(key)) !== size) throw error;
+  }
   if (sha256 === undefined) return;
   await s3().send(
     new PutObjectTaggingCommand({

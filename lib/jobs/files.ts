@@ -72,11 +72,18 @@ export async function putObject(
 
 /** True when the object exists. */
 export async function objectExists(key: string): Promise<boolean> {
+  return (await objectSize(key)) !== undefined;
+}
+
+/** The object's size in bytes; undefined when there is no such object. */
+export async function objectSize(key: string): Promise<number | undefined> {
   try {
-    await s3().send(new HeadObjectCommand({ Bucket: config().bucketName, Key: key }));
-    return true;
+    const head = await s3().send(new HeadObjectCommand({ Bucket: config().bucketName, Key: key }));
+    return head.ContentLength ?? 0;
   } catch (error) {
-    if ((error as Error).name === "NotFound" || (error as Error).name === "NoSuchKey") return false;
+    if ((error as Error).name === "NotFound" || (error as Error).name === "NoSuchKey") {
+      return undefined;
+    }
     throw error;
   }
 }

@@ -30,6 +30,11 @@ export interface ExportCheckpoint {
   joined?: { range: number; offset: number };
   /** When the first invocation began writing the file (ISO 8601); duration metrics count from here. */
   startedAt?: string;
+  /**
+   * Every part is stored (`parts`, `bytes`) and the upload is being completed: a retry completes
+   * or finds the file rather than writing it again.
+   */
+  completing?: { checksum: string; rows: number };
 }
 
 /**

@@ -9,6 +9,8 @@ import dynalite from "dynalite";
 import { startFauxqs } from "fauxqs";
 // @ts-expect-error s3rver ships no type declarations
 import S3rver from "s3rver";
+// @ts-expect-error s3rver ships no type declarations
+import S3Error from "s3rver/lib/models/error.js";
 
 export interface AwsPorts {
   dynamodb: number;
@@ -65,7 +67,8 @@ interface S3rverStore {
 }
 
 /**
- * Completes multipart uploads the way S3 does. s3rver joins the parts by streaming every byte
+ * Completes multipart uploads the way S3 does, NoSuchUpload for an upload completed or aborted
+ * before included. s3rver joins the parts by streaming every byte
  * through an MD5 of the whole object in 64 KiB chunks (3.3 s of a 387 MB export's 12 s here) and
  * answers an ETag S3 never gives. This joins the part files with `cat`, which copies inside the
  * kernel (0.15 s for the same file), and answers S3's multipart ETag: the MD5 of the parts' MD5s
@@ -74,7 +77,18 @@ interface S3rverStore {
 function joinPartsAsS3Does(store: S3rverStore): void {
   store.putObjectMultipart = async (bucket, uploadId, parts) => {
     const uploadDir = join(store.getResourcePath(bucket, undefined, "uploads"), uploadId);
-    const key = (await readFile(join(uploadDir, "key"))).toString();
+    const key = await readFile(join(uploadDir, "key")).then(
+      String,
+      (error: NodeJS.ErrnoException) => {
+        // As S3 answers for an upload completed or aborted before (s3rver: InternalError).
+        if (error.code === "ENOENT") {
+          throw new S3Error("NoSuchUpload", "The specified upload does not exist.", {
+            UploadId: uploadId,
+          });
+        }
+        throw error;
+      },
+    );
     const metadata: unknown = JSON.parse((await readFile(join(uploadDir, "metadata"))).toString());
     const objectPath = store.getResourcePath(bucket, key, "object");
     await mkdir(dirname(objectPath), { recursive: true });

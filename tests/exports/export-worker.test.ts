@@ -188,6 +188,38 @@ describe("export delivery guarantees", () => {
   });
 });
 
+describe("export completion", () => {
+  it("given an invocation that stops right after completing the file, when the message comes back, then the job finishes with that file instead of writing it again", async () => {
+    const app = await newApp();
+    await insertManyComments(app, 3000);
+    const onePass = await requestExport(app, { type: "comments" });
+    expect(await deliverExport(onePass)).toEqual([]);
+    const expected = await download(app, onePass);
+    const id = await requestExport(app, { type: "comments" });
+    const message = await takeExportMessage(id);
+
+    await expect(
+      runExport(message, clock(900_000), {
+        ...SMALL,
+        onComplete: () => {
+          throw new Error("the invocation stopped");
+        },
+      }),
+    ).rejects.toThrow("the invocation stopped");
+    expect((await getExport(app, id)).status).toBe("processing");
+
+    expect(await runExport(message, clock(900_000), SMALL)).toBe("finished");
+    const actual = await download(app, id);
+    expect(actual.equals(expected)).toBe(true);
+    expect(await getExport(app, id)).toMatchObject({
+      status: "finished",
+      total_rows: 3000,
+      size: actual.length,
+      checksum_sha256: sha256(actual),
+    });
+  });
+});
+
 describe("export cancellation", () => {
   it("given a running export, when it is deleted between two parts, then the worker stops and no file is left", async () => {
     const app = await newApp();
