@@ -358,13 +358,17 @@ class TimePrinter {
   private second = Number.NaN;
   private secondText = "";
 
-  /** `YYYY-MM-DDTHH:MM:SS`, then `.ffffff` unless the fraction is zero, then `Z`. */
-  fileTime(data: Buffer, at: number): string {
+  /**
+   * `YYYY-MM-DDTHH:MM:SS`, then `.ffffff` unless the fraction is zero, then `Z`; undefined for a
+   * time outside the years 0000-9999, which the file's four-digit years cannot hold.
+   */
+  fileTime(data: Buffer, at: number): string | undefined {
     const { seconds, micros } = timeParts(data, at);
     if (seconds !== this.second) {
-      const iso = new Date(POSTGRES_EPOCH_MS + seconds * 1000).toISOString();
-      // Years 0000-9999 only: beyond them the file's 4-digit years have no text.
-      if (iso.length !== 24) throw new Error(`a row was created at ${iso}, outside years 0-9999`);
+      const date = new Date(POSTGRES_EPOCH_MS + seconds * 1000);
+      const year = date.getUTCFullYear();
+      if (!(year >= 0 && year <= 9999)) return undefined;
+      const iso = date.toISOString();
       this.second = seconds;
       this.secondText = iso.slice(0, 19);
     }
@@ -388,6 +392,11 @@ export function cursorOf(row: StreamedRow): ExportCursor {
     createdAt: new TimePrinter().cursorTime(data, bounds[2 * CREATED_AT] as number),
     id: int8(data, bounds[2 * ID] as number),
   };
+}
+
+/** A row no export file can hold: exporting again cannot help. */
+export class UnexportableRowError extends Error {
+  override name = "UnexportableRowError";
 }
 
 /** Where a row's bytes are written. */
@@ -416,7 +425,7 @@ export class RowWriter {
   private readonly times = new TimePrinter();
 
   constructor(
-    resource: Resource,
+    private readonly resource: Resource,
     private readonly names = new NameCache(),
   ) {
     this.pieces = SHAPES[resource].pieces;
@@ -476,9 +485,16 @@ export class RowWriter {
         case "text":
           out.appendRange(data, start(row, column), bounds[2 * column + 1] as number);
           break;
-        case "time":
-          out.appendText(this.times.fileTime(data, bounds[2 * CREATED_AT] as number));
+        case "time": {
+          const time = this.times.fileTime(data, bounds[2 * CREATED_AT] as number);
+          if (time === undefined) {
+            throw new UnexportableRowError(
+              `${this.resource} row ${int8(data, bounds[2 * ID] as number)} has a creation time outside the years 0000-9999, which an export file cannot hold`,
+            );
+          }
+          out.appendText(time);
           break;
+        }
         case "name":
           out.appendBytes(found[nameIndexes[index] as number] as Buffer);
           break;

@@ -3,7 +3,7 @@ import { S3ServiceException } from "@aws-sdk/client-s3";
 import { createSHA256, type IHasher } from "hash-wasm";
 import pg from "pg";
 import { countExportRows, currentMaxId, type ExportScope } from "../chat-db/export-queries.ts";
-import { rangeBounds } from "../chat-db/export-stream.ts";
+import { rangeBounds, UnexportableRowError } from "../chat-db/export-stream.ts";
 import { config } from "../config.ts";
 import { abortUpload, deleteObject, rangeObjectKey, readObjectFrom } from "../jobs/files.ts";
 import { type InvocationClock, type JobMessage, sendJobMessage } from "../jobs/job-queue.ts";
@@ -50,6 +50,7 @@ const S3_PERMANENT = new Set(["NoSuchUpload", "InvalidPart", "InvalidPartOrder",
 export function isPermanent(error: unknown): boolean {
   // SQLSTATE class 22: data exceptions (unknown time zone, impossible date, ...).
   if (error instanceof pg.DatabaseError) return error.code?.startsWith("22") ?? false;
+  if (error instanceof UnexportableRowError) return true;
   return error instanceof S3ServiceException && S3_PERMANENT.has(error.name);
 }
 

@@ -1,6 +1,7 @@
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { s3 } from "../../lib/aws/s3.ts";
+import { chatDb } from "../../lib/chat-db/pool.ts";
 import { config } from "../../lib/config.ts";
 import { deleteExport } from "../../lib/exports/export-jobs.ts";
 import { type ExportWorkerOptions, runExport } from "../../lib/exports/export-worker.ts";
@@ -174,6 +175,32 @@ describe("a big export split into key ranges", () => {
     const bytes = await download(app, id);
     expect(bytes.equals(serial)).toBe(true);
     expect((await getExport(app, id)).checksum_sha256).toBe(sha256(bytes));
+  }, 120_000);
+
+  it("given a row no file can hold in one range, when that range runs, then the export fails with the reason and no file or range file remains", async () => {
+    const app = await newApp();
+    await insertManyComments(app, ROWS);
+    // A creation time before year 0 sorts first: the row lands in range 0.
+    const { rows } = await chatDb().query<{ id: number }>(
+      "UPDATE comments SET created_at = '0044-03-15 12:00:00+00 BC' WHERE app_id = $1 AND unique_id = 'bulk-3000' RETURNING id",
+      [app.appId],
+    );
+    const id = await requestExport(app, { type: "comments" });
+    const [r0, r1, r2, r3] = (await plan(id)) as [JobMessage, JobMessage, JobMessage, JobMessage];
+    expect(await runExport(r1, clock(900_000), PARALLEL)).toBe("finished");
+
+    expect(await runExport(r0, clock(900_000), PARALLEL)).toBe("failed");
+    const record = await getExport(app, id);
+    expect(record.status).toBe("failed");
+    expect(record.error_message).toBe(
+      `comments row ${rows[0]?.id} has a creation time outside the years 0000-9999, which an export file cannot hold`,
+    );
+    // The other ranges find the export failed and write nothing.
+    for (const message of [r2, r3]) {
+      expect(await runExport(message, clock(900_000), PARALLEL)).not.toBe("finished");
+    }
+    expect(await objectsOf(app, id)).toEqual([]);
+    expect((await getExport(app, id)).status).toBe("failed");
   }, 120_000);
 
   it("given a running parallel export, when it is deleted, then every range stops and no file, range file or open upload remains", async () => {
