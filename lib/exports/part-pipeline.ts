@@ -32,17 +32,24 @@ export interface PartSink<C = ExportCursor> {
   stored(progress: PartProgress<C>): Promise<void>;
 }
 
+/** Parts uploading at once while the next one fills (S3 takes parts of one upload in parallel). */
+const PARTS_IN_FLIGHT = 2;
+
 /**
- * Cuts serialised rows into multipart-upload parts. Two buffers are used in turn: one fills while
- * the other is uploaded (at most one part in flight, so parts are hashed and recorded in order).
- * `progress` only ever names rows inside stored parts: a crash re-reads the rest.
+ * Cuts serialised rows into multipart-upload parts. Buffers are used in turn: one fills while up
+ * to {@link PARTS_IN_FLIGHT} others upload. Each part is hashed when it is cut, in file order;
+ * uploads finish in any order but are recorded in order, each with the hash state after it.
+ * `progress` only ever names rows inside stored parts: a crash re-reads the rest, and a failed
+ * part ends the invocation (the parts after it are never recorded).
  */
 export class PartPipeline<C = ExportCursor> {
-  private readonly buffers: [PartBuffer, PartBuffer];
+  private readonly buffers: PartBuffer[];
+  private current = 0;
   /** The buffer rows are written to now. */
   part: PartBuffer;
   private pendingRows = 0;
-  private inFlight?: Promise<void>;
+  /** Parts cut and not yet recorded, oldest first; each settles once it and those before are recorded. */
+  private inFlight: Promise<void>[] = [];
   /** Parts stored by this pipeline (not counting earlier invocations). */
   partsStored = 0;
   partsStarted = 0;
@@ -56,8 +63,8 @@ export class PartPipeline<C = ExportCursor> {
     /** Number of the next part (1-based; a key range starts at its own number). */
     private nextPartNumber: number,
   ) {
-    this.buffers = [new PartBuffer(partBytes), new PartBuffer(partBytes)];
-    this.part = this.buffers[0];
+    this.buffers = Array.from({ length: PARTS_IN_FLIGHT + 1 }, () => new PartBuffer(partBytes));
+    this.part = this.buffers[0] as PartBuffer;
   }
 
   /** Counts one row written into `part`; true when the part is full and should be cut. */
@@ -73,51 +80,60 @@ export class PartPipeline<C = ExportCursor> {
 
   /** Starts storing the buffered rows (ending at `cursor`) as the next part. */
   async cut(cursor: C): Promise<void> {
-    // Settled: the other buffer's upload is done, so it can take the next rows.
-    await this.settle();
-    const body = this.part.bytes();
-    const rows = this.pendingRows;
-    this.part = this.part === this.buffers[0] ? this.buffers[1] : this.buffers[0];
-    this.part.clear();
+    this.start(this.part.bytes(), this.pendingRows, cursor);
     this.pendingRows = 0;
     this.partsStarted += 1;
-    this.inFlight = this.store(body, rows, cursor);
-    // Observed at the next settle(); never an unhandled rejection meanwhile.
-    this.inFlight.catch(() => undefined);
+    this.current = (this.current + 1) % this.buffers.length;
+    this.part = this.buffers[this.current] as PartBuffer;
+    // The next buffer is free once the part last written in it is recorded.
+    while (this.inFlight.length > PARTS_IN_FLIGHT) await this.inFlight.shift();
+    this.part.clear();
   }
 
-  /** Waits for the part in flight (and rethrows its failure, e.g. a lost lease). */
+  /** Waits for every part in flight (and rethrows the first failure, e.g. a lost lease). */
   async settle(): Promise<void> {
     const inFlight = this.inFlight;
-    this.inFlight = undefined;
-    await inFlight;
+    this.inFlight = [];
+    for (const stored of inFlight) await stored;
   }
 
   /** Stores what is buffered as the last part (it may be small) without moving the cursor. */
   async storeLast(): Promise<void> {
-    await this.settle();
-    await this.send(this.part.bytes(), this.pendingRows);
+    this.start(this.part.bytes(), this.pendingRows, undefined);
     this.pendingRows = 0;
+    await this.settle();
     this.part.clear();
   }
 
-  private async send(body: Buffer, rows: number): Promise<void> {
-    const part = await this.sink.upload(this.nextPartNumber, body);
-    this.nextPartNumber += 1;
-    this.progress.parts.push(part);
-    this.progress.rows += rows;
-    this.progress.bytes += body.length;
+  /**
+   * Hashes the part (in file order), starts its upload at once and records it after the parts
+   * before it; a part with a cursor is a checkpoint (the last part only completes the file).
+   */
+  private start(body: Buffer, rows: number, cursor: C | undefined): void {
+    let hashState: string | undefined;
     if (this.hasher) {
       this.hasher.update(body);
-      this.progress.hashState = Buffer.from(this.hasher.save()).toString("base64");
+      hashState = Buffer.from(this.hasher.save()).toString("base64");
     }
-  }
-
-  private async store(body: Buffer, rows: number, cursor: C): Promise<void> {
-    await this.send(body, rows);
-    this.progress.cursor = cursor;
-    this.partsStored += 1;
-    await this.sink.stored(this.progress);
+    const uploaded = this.sink.upload(this.nextPartNumber, body);
+    this.nextPartNumber += 1;
+    const before = this.inFlight.at(-1);
+    const recorded = (async () => {
+      const part = await uploaded;
+      await before;
+      this.progress.parts.push(part);
+      this.progress.rows += rows;
+      this.progress.bytes += body.length;
+      if (hashState !== undefined) this.progress.hashState = hashState;
+      if (cursor === undefined) return;
+      this.progress.cursor = cursor;
+      this.partsStored += 1;
+      await this.sink.stored(this.progress);
+    })();
+    // Observed in order by cut() or settle(); never an unhandled rejection meanwhile.
+    recorded.catch(() => undefined);
+    uploaded.catch(() => undefined);
+    this.inFlight.push(recorded);
   }
 }
 
