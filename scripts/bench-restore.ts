@@ -274,6 +274,8 @@ function runChild(rows: number, path: string): Promise<RestoreBenchResult> {
     let output = "";
     spawned.stdout.on("data", (chunk: Buffer) => {
       output += chunk.toString("utf8");
+      // With RESTORE_LOG_LEVEL set, the import's log lines (its phases and their durations) are shown.
+      if (process.env.RESTORE_LOG_LEVEL) process.stderr.write(chunk);
     });
     spawned.on("error", reject);
     spawned.on("close", (code) => {

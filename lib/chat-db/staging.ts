@@ -36,6 +36,28 @@ export async function loadedRows(db: Queryable, jobId: string): Promise<number |
   return rows[0]?.rows;
 }
 
+/**
+ * The column list of a table holding a file's rows: the resource's columns and, for rows that
+ * refer to each other, `new_id`. Each row takes its id from the chat table's own sequence as COPY
+ * stores it, in the file's order: a reply's id is above its parent's, and the write needs no
+ * numbering step. An import that fails leaves a gap in the sequence, as any rolled-back insert does.
+ */
+async function declaredColumns(
+  db: Queryable,
+  columns: readonly StagingColumn[],
+  idsOf?: "rooms" | "comments",
+): Promise<string[]> {
+  const declared = columns.map((column) => `${column.name} ${column.type}`);
+  if (idsOf) {
+    const { rows } = await db.query<{ sequence: string }>(
+      "SELECT pg_get_serial_sequence($1, 'id') AS sequence",
+      [idsOf],
+    );
+    declared.push(`new_id bigint NOT NULL DEFAULT nextval('${rows[0]?.sequence}')`);
+  }
+  return declared;
+}
+
 /** (Re)creates empty staging tables for the job; anything an interrupted load left is dropped. */
 export async function createStaging(
   db: Queryable,
@@ -45,17 +67,7 @@ export async function createStaging(
 ): Promise<StagingTables> {
   const tables = stagingTables(jobId);
   await dropStaging(db, jobId);
-  const declared = columns.map((column) => `${column.name} ${column.type}`);
-  if (idsOf) {
-    // Each row takes its id from the table's own sequence as COPY stores it, in the file's
-    // order: a reply's id is above its parent's, and the write needs no numbering step. An
-    // import that fails leaves a gap in the sequence, as any rolled-back insert does.
-    const { rows } = await db.query<{ sequence: string }>(
-      "SELECT pg_get_serial_sequence($1, 'id') AS sequence",
-      [idsOf],
-    );
-    declared.push(`new_id bigint NOT NULL DEFAULT nextval('${rows[0]?.sequence}')`);
-  }
+  const declared = await declaredColumns(db, columns, idsOf);
   await db.query(
     `CREATE UNLOGGED TABLE ${tables.rows} (row integer NOT NULL, ok boolean NOT NULL, ${declared.join(", ")})`,
   );
@@ -64,6 +76,25 @@ export async function createStaging(
        sub integer NOT NULL, field text NOT NULL, message text NOT NULL)`,
   );
   return tables;
+}
+
+/** The temporary table of one batch of rows written while the file streams (see `createBatchTable`). */
+export const BATCH_TABLE = "pg_temp.import_batch";
+
+/**
+ * Creates, inside the caller's transaction, the temporary table that holds one batch of the
+ * file's rows at a time (`row`, the resource's columns, `new_id`); it is gone at the end of the
+ * transaction, whatever its outcome.
+ */
+export async function createBatchTable(
+  client: pg.PoolClient,
+  columns: readonly StagingColumn[],
+  idsOf?: "rooms" | "comments",
+): Promise<void> {
+  const declared = await declaredColumns(client, columns, idsOf);
+  await client.query(
+    `CREATE TEMPORARY TABLE import_batch (row integer NOT NULL, ${declared.join(", ")}) ON COMMIT DROP`,
+  );
 }
 
 /** Marks the job's staging tables complete, with indexes for the checks and fresh statistics. */
@@ -92,18 +123,26 @@ export async function dropStaging(db: Queryable, jobId: string): Promise<void> {
 
 const ESCAPES: Record<string, string> = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 const NEEDS_ESCAPE = /[\\\n\r\t]/;
+const ESCAPED = /[\\\n\r\t]/g;
 
 /** One value in COPY's text format. */
 function copyValue(value: unknown): string {
   if (value === null || value === undefined) return "\\N";
   if (typeof value === "boolean") return value ? "t" : "f";
   const text = Array.isArray(value) ? arrayLiteral(value) : String(value);
-  return NEEDS_ESCAPE.test(text) ? text.replace(/[\\\n\r\t]/g, (c) => ESCAPES[c] as string) : text;
+  return NEEDS_ESCAPE.test(text) ? text.replace(ESCAPED, (c) => ESCAPES[c] as string) : text;
 }
 
 /** A text[] literal: `{"a","b"}`. */
 function arrayLiteral(values: unknown[]): string {
   return `{${values.map((v) => `"${String(v).replace(/["\\]/g, (c) => `\\${c}`)}"`).join(",")}}`;
+}
+
+/** One row in COPY's text format, without its line end; missing trailing values are NULL. */
+export function copyLine(values: readonly unknown[], width = values.length): string {
+  let line = copyValue(values[0]);
+  for (let i = 1; i < width; i += 1) line += `\t${copyValue(values[i])}`;
+  return line;
 }
 
 /**
@@ -132,10 +171,7 @@ export class CopyWriter {
 
   /** Adds one row; resolves when the stream can take more. */
   async write(values: readonly unknown[]): Promise<void> {
-    let line = "";
-    for (let i = 0; i < values.length; i += 1) {
-      line += (i ? "\t" : "") + copyValue(values[i]);
-    }
+    const line = copyLine(values);
     this.buffer.push(line);
     this.bufferedChars += line.length;
     if (this.bufferedChars >= 256 * 1024) await this.flush();

@@ -18,6 +18,7 @@ import { commentsImport } from "./resources/comments.ts";
 import { roomsImport } from "./resources/rooms.ts";
 import { usersImport } from "./resources/users.ts";
 import { type ImportContext, type ImportSpec, RowProblemList } from "./staged-import.ts";
+import { streamedWrite } from "./streamed-write.ts";
 
 const SPECS: Record<Resource, ImportSpec> = {
   users: usersImport,
@@ -211,6 +212,10 @@ async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcom
   const context = { appId: job.appId, importedAt: instant(job.createdAt) };
 
   let rowCount = await loadedRows(chatDb(), job.jobId);
+  if (rowCount === undefined && spec.streamedWrite && !job.dryRun) {
+    const streamed = await writeWhileStreaming(job, spec, context, io);
+    if (streamed) return streamed;
+  }
   let phaseStart = performance.now();
   const seconds = () => {
     const now = performance.now();
@@ -289,6 +294,50 @@ async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcom
     logger.warn("import staging tables not dropped", { error }),
   );
   return written;
+}
+
+/**
+ * The one-pass import of a file whose rows all keep the rules (see `streamed-write.ts`); undefined
+ * when the file must go through the staging tables instead, which then name every problem.
+ */
+async function writeWhileStreaming(
+  job: JobRecord,
+  spec: ImportSpec,
+  context: ImportContext,
+  io: PipelineIo,
+): Promise<PipelineOutcome | undefined> {
+  // Too little time for the whole file in one transaction: the staged load can hand over.
+  if (io.remainingMs() <= io.reserveMs) return undefined;
+  const started = performance.now();
+  let shown = 0;
+  let outcome: Awaited<ReturnType<typeof streamedWrite>>;
+  try {
+    outcome = await streamedWrite(job, spec, context, {
+      ...io,
+      onBytes: (bytes) => {
+        // Rows are written as they are read: the percentage follows the bytes almost to the end.
+        const percentage = Math.floor(((bytes / Math.max(job.size, 1)) * 95) / 5) * 5;
+        if (percentage > shown) {
+          shown = percentage;
+          io.progress(percentage);
+        }
+      },
+    });
+  } catch (error) {
+    if (error instanceof ImportFileError) return failed(error.message);
+    throw error;
+  }
+  const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
+  if (outcome.status === "staged") {
+    logger.info("import goes through staging tables", { reason: outcome.reason, seconds });
+    return undefined;
+  }
+  logger.info("import read, checked and written in one pass", { rows: outcome.rows, seconds });
+  // An earlier invocation may have left a partial load behind.
+  await dropStaging(chatDb(), job.jobId).catch((error) =>
+    logger.warn("import staging tables not dropped", { error }),
+  );
+  return outcome;
 }
 
 /** Drops what a job left in staging (the job ended some other way, e.g. dead-lettered). */

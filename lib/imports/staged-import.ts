@@ -63,6 +63,15 @@ export interface ImportSpec {
   fileChecks(tables: StagingTables): string[];
   appChecks(tables: StagingTables): string[];
   write(tables: StagingTables): string[];
+  /**
+   * The write of one batch of rows while the file still streams (see `streamed-write.ts`):
+   * INSERT ... SELECT from `batch` (rows in the file's order, each one passed `stage`) of the rows
+   * that keep every rule against the application and the file's earlier rows, `$1` the
+   * application id. A row that breaks a rule is left out (the caller counts the rows written) or
+   * raises an integrity error (a value used twice, in the file or the application, meets the chat
+   * table's unique index). Absent: the resource is always imported through staging tables.
+   */
+  streamedWrite?(batch: string): string;
 }
 
 /**

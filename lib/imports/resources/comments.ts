@@ -68,7 +68,8 @@ export const commentsImport: ImportSpec = {
         row.Message,
         payload === null ? null : JSON.stringify(payload),
         row.DisableLinkPreview ?? false,
-        parentUniqueId,
+        // A comment that is no reply names no parent: NULL finds no row in any lookup at once.
+        parentUniqueId || null,
         createdAt,
       ],
     };
@@ -151,4 +152,30 @@ export const commentsImport: ImportSpec = {
      LEFT JOIN comments pc
        ON s.type = 'reply' AND ps.row IS NULL AND pc.app_id = $1 AND pc.unique_id = s.parent_unique_id`,
   ],
+
+  // The same write for one batch: a reply's parent is an earlier row of the batch, or a comment
+  // of the application (which includes the rows of earlier batches, written in this transaction).
+  // The parent's lookup in comments is a subquery per reply through the (app_id, unique_id)
+  // index, so that it never reads the application's comments whole, however they grow.
+  streamedWrite: (batch) =>
+    `INSERT INTO comments (app_id, id, room_id, user_id, unique_id, type, message, payload,
+       disable_link_preview, parent_id, created_at)
+     SELECT $1, b.new_id, r.id, u.id, b.unique_id, b.type, b.message,
+       CASE WHEN b.type = 'reply'
+         THEN b.payload || jsonb_build_object('replied_comment_id', coalesce(bp.new_id, pc.id))
+         ELSE b.payload END,
+       b.disable_link_preview, coalesce(bp.new_id, pc.id), b.created_at
+     FROM ${batch} b
+     JOIN rooms r ON r.app_id = $1 AND r.unique_id = b.room_unique_id
+     JOIN users u ON u.app_id = $1 AND lower(u.email) = b.creator_email
+     JOIN room_participants rp ON rp.room_id = r.id AND rp.user_id = u.id
+     LEFT JOIN ${batch} bp ON bp.unique_id = b.parent_unique_id AND bp.row < b.row
+     LEFT JOIN LATERAL (
+       SELECT c.id, c.room_id, c.created_at FROM comments c
+       WHERE bp.row IS NULL AND c.app_id = $1 AND c.unique_id = b.parent_unique_id
+       LIMIT 1
+     ) pc ON true
+     WHERE b.parent_unique_id IS NULL
+       OR (bp.row IS NOT NULL AND bp.room_unique_id = b.room_unique_id AND bp.created_at <= b.created_at)
+       OR (pc.id IS NOT NULL AND pc.room_id = r.id AND pc.created_at <= b.created_at)`,
 };

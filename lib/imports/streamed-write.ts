@@ -1,0 +1,158 @@
+import { finished } from "node:stream/promises";
+import type pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import { appliedRows, lockApplicationImports, markApplied } from "../chat-db/import-queries.ts";
+import { inTransaction } from "../chat-db/pool.ts";
+import { BATCH_TABLE, copyLine, createBatchTable } from "../chat-db/staging.ts";
+import type { JobRecord } from "../jobs/job-record.ts";
+import { ImportFileError, streamImportRows } from "./file-rows.ts";
+import { type ImportContext, type ImportSpec, RowProblemList } from "./staged-import.ts";
+
+/** What the streamed write needs from the pipeline. */
+export interface StreamedWriteIo {
+  open(): Promise<AsyncIterable<Uint8Array>>;
+  ndjson: boolean;
+  remainingMs(): number;
+  reserveMs: number;
+  /** Bytes of the (compressed) file read so far. */
+  onBytes(bytes: number): void;
+}
+
+export type StreamedWriteOutcome =
+  | { status: "finished"; rows: number; replayed?: boolean }
+  /** Some row breaks a rule, or the file may not fit the invocation: nothing was written. */
+  | { status: "staged"; reason: string };
+
+/**
+ * A batch is sent to PostgreSQL at this many rows or characters of COPY text, whichever first;
+ * the first batch is small, so that PostgreSQL starts writing early.
+ */
+const FIRST_BATCH_ROWS = 2_000;
+const BATCH_ROWS = 20_000;
+const BATCH_CHARS = 8 * 1024 * 1024;
+
+/** The streamed write cannot go on; the import is done again through staging tables. */
+class NotStreamable extends Error {}
+
+/** PostgreSQL's data exceptions (22) and integrity violations (23): some row breaks a rule. */
+function isRowRuleError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && /^2[23]/.test(code);
+}
+
+/**
+ * Yields the file's bytes, counting them; the count is read between batches to see whether the
+ * rest of the file may still fit the invocation.
+ */
+async function* counted(
+  source: AsyncIterable<Uint8Array>,
+  state: { bytes: number },
+  onBytes: (bytes: number) => void,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    state.bytes += chunk.length;
+    onBytes(state.bytes);
+    yield chunk;
+  }
+}
+
+/** Copies one batch into the batch table and writes it; throws NotStreamable when a row is left out. */
+async function writeBatch(
+  client: pg.PoolClient,
+  spec: ImportSpec,
+  columns: string,
+  appId: string,
+  text: string,
+  rows: number,
+  first: boolean,
+): Promise<void> {
+  const copy = client.query(copyFrom(`COPY ${BATCH_TABLE} (${columns}) FROM STDIN`));
+  copy.end(text);
+  await finished(copy);
+  // The planner knows nothing of a table filled a moment ago; one look at the first batch is enough
+  // for every batch after it (the statistics outlive TRUNCATE), and keeps the joins hashed.
+  if (first) await client.query(`ANALYZE ${BATCH_TABLE}`);
+  const written = await client.query(spec.streamedWrite?.(BATCH_TABLE) as string, [appId]);
+  if (written.rowCount !== rows) {
+    throw new NotStreamable(`${rows - (written.rowCount ?? 0)} rows of a batch break a rule`);
+  }
+  await client.query(`TRUNCATE ${BATCH_TABLE}`);
+}
+
+/**
+ * Reads, checks and writes the file in one pass and one transaction, the way a valid backup is
+ * restored fastest: each row gets its own rules as it streams, batches of rows are copied into a
+ * temporary table and written into the chat table with every rule against the application and
+ * the file's earlier rows checked by the write itself, while the next batch is being read. The
+ * application's import lock is held throughout, as for any import's write, and the job's marker
+ * row commits with the rows (all or nothing, once).
+ *
+ * Nothing is written when a row breaks a rule, when the rest of the file may not fit in what is
+ * left of the invocation, or on any error: the caller then imports the file through the staging
+ * tables, which find and list every problem (a file with problems is read twice).
+ */
+export async function streamedWrite(
+  job: JobRecord,
+  spec: ImportSpec,
+  context: ImportContext,
+  io: StreamedWriteIo,
+): Promise<StreamedWriteOutcome> {
+  const columns = ["row", ...spec.columns.map((column) => column.name)].join(", ");
+  const width = spec.columns.length;
+  const read = { bytes: 0 };
+  const started = performance.now();
+  try {
+    return await inTransaction(async (client) => {
+      await lockApplicationImports(client, job.appId);
+      const replay = await appliedRows(client, job.jobId);
+      if (replay !== undefined) return { status: "finished", rows: replay, replayed: true };
+      await createBatchTable(client, spec.columns, spec.idsOf);
+      const problems = new RowProblemList();
+      let index = 0;
+      let lines: string[] = [];
+      let chars = 0;
+      // The batch PostgreSQL is writing while the next one is read; its failure is kept until awaited.
+      let writing: Promise<void> = Promise.resolve();
+      const send = async () => {
+        await writing;
+        const text = `${lines.join("\n")}\n`;
+        const rows = lines.length;
+        lines = [];
+        chars = 0;
+        writing = writeBatch(client, spec, columns, job.appId, text, rows, index === rows);
+        writing.catch(() => {});
+        // The whole file must go through this one transaction: give up early when it may not fit.
+        const elapsed = performance.now() - started;
+        const left = io.remainingMs() - io.reserveMs;
+        if (read.bytes > 0 && (elapsed * (job.size - read.bytes)) / read.bytes > left) {
+          throw new NotStreamable("the rest of the file may not fit in this invocation");
+        }
+      };
+      const source = counted(await io.open(), read, io.onBytes);
+      for await (const batch of streamImportRows(source, job.resource, { ndjson: io.ndjson })) {
+        for (const row of batch) {
+          problems.clear();
+          const staged = spec.stage(row, problems, context);
+          if (!staged.ok) throw new NotStreamable(`row ${index} breaks a rule`);
+          const line = `${index}\t${copyLine(staged.values, width)}`;
+          lines.push(line);
+          chars += line.length;
+          index += 1;
+          const limit = index === lines.length ? FIRST_BATCH_ROWS : BATCH_ROWS;
+          if (lines.length >= limit || chars >= BATCH_CHARS) await send();
+        }
+      }
+      if (lines.length > 0) await send();
+      await writing;
+      await markApplied(client, job, index);
+      return { status: "finished", rows: index };
+    });
+  } catch (error) {
+    if (error instanceof NotStreamable) return { status: "staged", reason: error.message };
+    if (error instanceof ImportFileError) throw error;
+    if (isRowRuleError(error)) {
+      return { status: "staged", reason: `a row breaks a rule (${(error as Error).message})` };
+    }
+    throw error;
+  }
+}
