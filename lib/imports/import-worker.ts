@@ -1,6 +1,7 @@
 import { config } from "../config.ts";
 import type { InvocationClock, JobMessage } from "../jobs/job-queue.ts";
 import type { JobRecord } from "../jobs/job-record.ts";
+import { jobStore } from "../jobs/job-store.ts";
 import {
   type JobOutcome,
   type Lease,
@@ -109,5 +110,11 @@ class ImportRun implements LeasedWork {
  */
 export async function runImport(message: JobMessage, clock: InvocationClock): Promise<JobOutcome> {
   if (isHashChunk(message)) return (await hashChunk(message, clock)) ? "continued" : "dropped";
-  return runLeased(message, clock, (lease) => new ImportRun(lease, clock));
+  const outcome = await runLeased(message, clock, (lease) => new ImportRun(lease, clock));
+  // The message of a job whose record is gone (deleted or expired mid-import): nothing will ever
+  // finish the job, so what it left in PostgreSQL goes now.
+  if (outcome === "dropped" && !(await jobStore().get(message.appId, message.jobId))) {
+    await discardStaging(message.jobId);
+  }
+  return outcome;
 }

@@ -1,9 +1,11 @@
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { sqs } from "../aws/sqs.ts";
 import { chatDb } from "../chat-db/pool.ts";
-import { type StagingTables, stagingTables } from "../chat-db/staging.ts";
+import { dropStaging, type StagingTables, stagingTables } from "../chat-db/staging.ts";
 import { config } from "../config.ts";
 import { type InvocationClock, type JobMessage, sendJobMessage } from "../jobs/job-queue.ts";
+import { jobStore } from "../jobs/job-store.ts";
+import { raiseProgress } from "../jobs/lifecycle.ts";
 import { logger } from "../observability.ts";
 import { passwordHasher } from "./password-hasher.ts";
 
@@ -73,10 +75,48 @@ export async function fanOutHashing(job: JobMessage, tables: StagingTables): Pro
     );
     if (Failed.length) throw new Error(`${Failed.length} hashing chunks could not be queued`);
   }
-  await chatDb().query("UPDATE import_staging.loaded SET hashing_queued = true WHERE job_id = $1", [
-    job.jobId,
-  ]);
+  const { rows: counted } = await chatDb().query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM ${tables.rows} WHERE password IS NOT NULL`,
+  );
+  await chatDb().query(
+    "UPDATE import_staging.loaded SET hashing_queued = true, passwords = $2 WHERE job_id = $1",
+    [job.jobId, counted[0]?.n ?? 0],
+  );
   return messages.length;
+}
+
+/** Hashing moves the job's percentage from where loading left it (50) up to this. */
+const HASHED_PERCENTAGE = 95;
+
+interface HashCounts {
+  /** Plain passwords of the job at fan-out. */
+  passwords: number;
+  /** Hashed so far, this round's included. */
+  hashed: number;
+  /** Hashed by this round. */
+  added: number;
+}
+
+/** The job's percentage once `hashed` of `passwords` are hashed: 50 to 95, in steps of 5. */
+function hashingPercentage(passwords: number, hashed: number): number {
+  const share = Math.min(hashed / passwords, 1);
+  return 50 + Math.floor((share * (HASHED_PERCENTAGE - 50)) / 5) * 5;
+}
+
+/**
+ * Raises the job's percentage with the share of passwords hashed. Only the round that crosses a
+ * step writes (conditionally: never down, only while the job runs).
+ */
+async function showHashingProgress(
+  message: JobMessage,
+  counts: HashCounts | undefined,
+): Promise<void> {
+  if (!counts || counts.passwords <= 0 || counts.added <= 0) return;
+  const percentage = hashingPercentage(counts.passwords, counts.hashed);
+  if (percentage <= hashingPercentage(counts.passwords, counts.hashed - counts.added)) return;
+  await raiseProgress(message.appId, message.jobId, percentage).catch((error) =>
+    logger.warn("import progress not recorded", { error }),
+  );
 }
 
 /**
@@ -97,6 +137,12 @@ export async function hashChunk(
     message.jobId,
   ]);
   if (loaded.length === 0) return false;
+  // A job whose record is gone (deleted or expired) is not hashed for: its staging goes now.
+  if (!(await jobStore().get(message.appId, message.jobId))) {
+    await dropStaging(db, message.jobId);
+    logger.info("hashing chunk of a job that no longer exists: its staging tables are dropped");
+    return false;
+  }
   const round = passwordHasher().size * 4;
   for (let first = true; ; first = false) {
     if (!first && clock.getRemainingTimeInMillis() < config().importReserveMillis) {
@@ -111,12 +157,20 @@ export async function hashChunk(
     );
     if (rows.length === 0) break;
     const hashes = await passwordHasher().hashAll(rows.map((row) => row.password));
-    await db.query(
-      `UPDATE ${tables.rows} s SET password_hash = h.hash, password = NULL
-       FROM unnest($1::int[], $2::text[]) AS h(row, hash)
-       WHERE s.row = h.row AND s.password IS NOT NULL`,
-      [rows.map((row) => row.row), hashes],
+    // The hashes and the job's count of them in one statement: only rows this UPDATE changed
+    // are counted, so a duplicate delivery of the chunk counts nothing twice.
+    const { rows: counts } = await db.query<HashCounts>(
+      `WITH stored AS (
+         UPDATE ${tables.rows} s SET password_hash = h.hash, password = NULL
+         FROM unnest($1::int[], $2::text[]) AS h(row, hash)
+         WHERE s.row = h.row AND s.password IS NOT NULL
+         RETURNING 1)
+       UPDATE import_staging.loaded SET passwords_hashed = passwords_hashed + (SELECT count(*) FROM stored)
+       WHERE job_id = $3
+       RETURNING passwords, passwords_hashed AS hashed, (SELECT count(*)::int FROM stored) AS added`,
+      [rows.map((row) => row.row), hashes, message.jobId],
     );
+    await showHashingProgress(message, counts[0]);
   }
   if (!(await hasPlainPasswords(tables))) {
     const { chunk: _chunk, ...jobMessage } = message;

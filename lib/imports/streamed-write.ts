@@ -28,8 +28,8 @@ export type StreamedWriteOutcome =
  * the first batch is small, so that PostgreSQL starts writing early.
  */
 const FIRST_BATCH_ROWS = 2_000;
-const BATCH_ROWS = 20_000;
-const BATCH_CHARS = 8 * 1024 * 1024;
+const BATCH_ROWS = 10_000;
+const BATCH_CHARS = 4 * 1024 * 1024;
 
 /** The streamed write cannot go on; the import is done again through staging tables. */
 class NotStreamable extends Error {}

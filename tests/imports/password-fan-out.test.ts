@@ -5,6 +5,7 @@ import { sqs } from "../../lib/aws/sqs.ts";
 import { chatDb } from "../../lib/chat-db/pool.ts";
 import { stagingTables } from "../../lib/chat-db/staging.ts";
 import { PASSWORDS_PER_CHUNK } from "../../lib/imports/password-stage.ts";
+import { jobStore } from "../../lib/jobs/job-store.ts";
 import { drainQueue, newApp, stack } from "../support/harness.ts";
 import { countRows, getImport, postImport, user } from "./support.ts";
 
@@ -38,6 +39,25 @@ async function takeMessages(): Promise<string[]> {
     }
   }
   return bodies;
+}
+
+/** The job's count of plain passwords at fan-out and of those hashed since. */
+async function hashingCounts(jobId: string) {
+  const { rows } = await chatDb().query(
+    "SELECT passwords, passwords_hashed AS hashed FROM import_staging.loaded WHERE job_id = $1",
+    [jobId],
+  );
+  return rows[0];
+}
+
+/** Whether the job still has staging tables or a completion mark. */
+async function hasStaging(jobId: string): Promise<boolean> {
+  const { rows } = await chatDb().query(
+    `SELECT to_regclass($1) IS NOT NULL AS tables,
+       EXISTS (SELECT 1 FROM import_staging.loaded WHERE job_id = $2) AS mark`,
+    [stagingTables(jobId).rows, jobId],
+  );
+  return rows[0].tables || rows[0].mark;
 }
 
 async function put(body: string) {
@@ -95,6 +115,10 @@ describe("password hashing fanned out", () => {
       hashed: PASSWORDS_PER_CHUNK,
       plain: count - PASSWORDS_PER_CHUNK,
     });
+    // The percentage follows the passwords hashed (256 of 552: 50 + 45 x 0.46, in steps of 5),
+    // counted once however often the chunk came.
+    expect(await hashingCounts(jobId)).toEqual({ passwords: count, hashed: PASSWORDS_PER_CHUNK });
+    expect((await getImport(app, jobId)).percentage).toBe(70);
 
     // The second chunk's invocation crashed after storing part of its work: its message comes
     // back and only the rest is hashed. Nothing is written while a chunk is missing.
@@ -158,5 +182,28 @@ describe("password hashing fanned out", () => {
     expect(await countRows(app.appId, "users")).toBe(0);
     await drainQueue("ImportQueue", { budgetMs: 30_000 });
     expect(await getImport(app, jobId)).toMatchObject({ status: "finished", total_rows: 40 });
+  });
+
+  it("given a job whose record is gone while its passwords wait, when its chunk or its own message comes, then its staging tables are dropped", async () => {
+    await drainQueue("ImportQueue");
+    for (const first of ["chunk", "job"] as const) {
+      const app = await newApp();
+      const rows = Array.from({ length: 3 }, (_, i) => user({ Password: `pw-${i}` }));
+      const posted = await postImport(app, "users", JSON.stringify(rows));
+      const jobId = posted.body.results.backup_history.unique_id;
+      await drainQueue("ImportQueue", { maxMessages: 1 });
+      const [chunk] = await takeMessages();
+      expect(await hasStaging(jobId)).toBe(true);
+      // The record expires (retention) or is removed while the passwords wait.
+      await jobStore().delete(app.appId, jobId);
+      await put(
+        first === "chunk"
+          ? (chunk as string)
+          : JSON.stringify({ kind: "import", appId: app.appId, jobId, seq: 0 }),
+      );
+      await drainQueue("ImportQueue");
+      expect(await hasStaging(jobId)).toBe(false);
+      expect(await countRows(app.appId, "users")).toBe(0);
+    }
   });
 });
