@@ -184,8 +184,11 @@ export async function streamRowsIntoParts(
   };
   try {
     let cursor = plan.cursor;
+    let reported: Promise<void> | undefined;
     for (;;) {
       const reader = stream.rows(cursor, plan.pageRows, plan.upTo);
+      // The progress of the statement before is written while this one starts.
+      await reported;
       let read = 0;
       let last: StreamedRow | undefined;
       for (;;) {
@@ -208,8 +211,11 @@ export async function streamRowsIntoParts(
       await flush();
       if (read < plan.pageRows || !last) return true;
       cursor = cursorOf(last);
-      await plan.between?.();
-      if (pipeline.partsStarted > 0 && plan.timeIsUp()) return false;
+      reported = plan.between?.();
+      if (pipeline.partsStarted > 0 && plan.timeIsUp()) {
+        await reported;
+        return false;
+      }
     }
   } finally {
     await stream.close();
