@@ -119,7 +119,9 @@ function joinPartsAsS3Does(store: S3rverStore): void {
     const etag = `${partMd5s.digest("hex")}-${parts.length}`;
     await store.putMetadata(bucket, key, metadata, etag);
     const { size } = await stat(objectPath);
-    await rm(uploadDir, { recursive: true, force: true });
+    // The parts are removed after the answer, as S3 does not make a client wait for that (on a
+    // disk mounted with `discard`, unlinking hundreds of MB takes a noticeable while).
+    void rm(uploadDir, { recursive: true, force: true }).catch(() => undefined);
     return { size, md5: etag };
   };
 }
