@@ -46,6 +46,7 @@ export async function benchExport(rows: number): Promise<ExportBenchResult> {
     awsInChildProcess: true,
     pollQueues: true,
     postgresSettings: { autovacuum: "off" },
+    s3InMemory: true,
   });
   try {
     const { chatDb } = await import("../lib/chat-db/pool.ts");

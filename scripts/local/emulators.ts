@@ -70,6 +70,8 @@ export async function startEmulators(options: {
   awsInChildProcess?: boolean;
   /** Extra PostgreSQL server settings, e.g. `{ autovacuum: "off" }`. */
   postgresSettings?: Record<string, string>;
+  /** Where the S3 emulator keeps its objects (default: `s3` under `stateDir`). */
+  s3Dir?: string;
 }): Promise<Emulators> {
   const { stateDir } = options;
   if (options.fresh) rmSync(stateDir, { recursive: true, force: true });
@@ -122,7 +124,7 @@ export async function startEmulators(options: {
     if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${DB_NAME}`);
     await admin.end();
 
-    const s3Dir = join(stateDir, "s3");
+    const s3Dir = options.s3Dir ?? join(stateDir, "s3");
     const awsPorts = { dynamodb: ports.dynamodb, sqs: ports.sqs, s3: ports.s3 };
     stops.push(
       options.awsInChildProcess

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -38,6 +38,8 @@ export interface LocalStackOptions {
   env?: Record<string, string>;
   /** Extra PostgreSQL server settings (benchmarks). */
   postgresSettings?: Record<string, string>;
+  /** Where the S3 emulator keeps its objects (default: under `stateDir`). */
+  s3Dir?: string;
 }
 
 export interface LocalStack {
@@ -62,6 +64,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     fresh: options.fresh,
     awsInChildProcess: options.awsInChildProcess,
     postgresSettings: options.postgresSettings,
+    s3Dir: options.s3Dir,
   });
   const cleanups: (() => Promise<void>)[] = [() => emulators.stop()];
   const stop = async () => {
@@ -177,11 +180,24 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
  */
 export async function startScratchStack(
   name: string,
-  options: Partial<Omit<LocalStackOptions, "stateDir" | "env">> & {
+  options: Partial<Omit<LocalStackOptions, "stateDir" | "env" | "s3Dir">> & {
     env?: Record<string, string>;
+    /**
+     * Keep the S3 emulator's objects in memory (`/dev/shm`, where there is one): S3 is remote
+     * storage, and a benchmark must not measure this machine's disk writing them.
+     */
+    s3InMemory?: boolean;
   } = {},
 ): Promise<LocalStack> {
   const stateDir = mkdtempSync(join(tmpdir(), `chat-backup-${name}-`));
+  const s3Dir =
+    options.s3InMemory && existsSync("/dev/shm")
+      ? mkdtempSync(join("/dev/shm", `chat-backup-${name}-s3-`))
+      : undefined;
+  const remove = () => {
+    rmSync(stateDir, { recursive: true, force: true });
+    if (s3Dir) rmSync(s3Dir, { recursive: true, force: true });
+  };
   try {
     const stack = await startLocalStack({
       httpPort: 0,
@@ -190,17 +206,18 @@ export async function startScratchStack(
       pollQueues: false,
       ...options,
       stateDir,
+      s3Dir,
       env: { LOG_LEVEL: "WARN", POWERTOOLS_METRICS_DISABLED: "true", ...options.env },
     });
     return {
       ...stack,
       stop: async () => {
         await stack.stop();
-        rmSync(stateDir, { recursive: true, force: true });
+        remove();
       },
     };
   } catch (error) {
-    rmSync(stateDir, { recursive: true, force: true });
+    remove();
     throw error;
   }
 }
