@@ -11,7 +11,7 @@ export interface GeneratedChat {
 /**
  * Writes a realistic application into the chat database the way an import leaves it: users,
  * group rooms with participants, and `comments` comments in creation order spread over the rooms,
- * a third of them replies (with the reply payload naming their parent), every tenth a custom
+ * a third of them replies to an earlier comment of the same room (the reply payload naming it), every tenth a custom
  * comment with a nested payload, messages of varied length with non-ASCII text. One statement
  * per table, no ANALYZE: the planner sees the tables as a fresh import leaves them.
  */
@@ -60,15 +60,15 @@ export async function generateChatData(
        disable_link_preview, parent_id, created_at)
      SELECT $2::bigint + g, $1, $3::bigint + (g % $4::int), $5::bigint + ((g * 7) % $6::int),
        'c-' || g || '-' || md5(g::text),
-       CASE WHEN g % 3 = 2 AND g > 50 THEN 'reply' WHEN g % 10 = 0 THEN 'custom' ELSE 'text' END,
+       CASE WHEN g % 3 = 2 AND g > $4::int THEN 'reply' WHEN g % 10 = 0 THEN 'custom' ELSE 'text' END,
        CASE WHEN g % 13 = 0 THEN 'Halo 👋 "doc" \\ apa kabar? é ü 漢字' ELSE 'Message number ' || g END
          || ' ' || repeat('lorem ipsum ', g % 12),
-       CASE WHEN g % 3 = 2 AND g > 50 THEN jsonb_build_object('text', 'Balasan ' || g, 'replied_comment_id', $2::bigint + g - 1 - g % 50)
+       CASE WHEN g % 3 = 2 AND g > $4::int THEN jsonb_build_object('text', 'Balasan ' || g, 'replied_comment_id', $2::bigint + g - $4::int)
             WHEN g % 10 = 0 THEN jsonb_build_object('type', 'promo', 'content',
               jsonb_build_object('title', '50% off', 'price', 1.5 + g % 7, 'tags', jsonb_build_array('a', 'b', g)))
        END,
        g % 7 = 0,
-       CASE WHEN g % 3 = 2 AND g > 50 THEN $2::bigint + g - 1 - g % 50 END,
+       CASE WHEN g % 3 = 2 AND g > $4::int THEN $2::bigint + g - $4::int END,
        timestamptz '2024-02-01T00:00:00Z' + g * interval '10 millisecond'
          + CASE WHEN g % 5 = 0 THEN interval '0' ELSE interval '123 microsecond' END
      FROM generate_series(1, $7::int) AS g`,
@@ -78,6 +78,7 @@ export async function generateChatData(
     users,
     rooms,
     comments: rowCount ?? 0,
-    replies: comments > 50 ? Math.floor((comments - 50) / 3) : 0,
+    // g % 3 = 2 for g in (rooms, comments].
+    replies: Math.floor((comments + 1) / 3) - Math.floor((Math.min(rooms, comments) + 1) / 3),
   };
 }
