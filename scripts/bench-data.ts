@@ -11,6 +11,7 @@ export interface GeneratedChat {
 /**
  * Writes a realistic application into the chat database the way an import leaves it: users,
  * group rooms with participants, and `comments` comments in creation order spread over the rooms,
+ * each written by a participant of its room,
  * a third of them replies to an earlier comment of the same room (the reply payload naming it), every tenth a custom
  * comment with a nested payload, messages of varied length with non-ASCII text. One statement
  * per table, no ANALYZE: the planner sees the tables as a fresh import leaves them.
@@ -58,7 +59,7 @@ export async function generateChatData(
   const { rowCount } = await db.query(
     `INSERT INTO comments (id, app_id, room_id, user_id, unique_id, type, message, payload,
        disable_link_preview, parent_id, created_at)
-     SELECT $2::bigint + g, $1, $3::bigint + (g % $4::int), $5::bigint + ((g * 7) % $6::int),
+     SELECT $2::bigint + g, $1, $3::bigint + (g % $4::int), $5::bigint + (((g % $4::int) * 7 + g % 3) % $6::int),
        'c-' || g || '-' || md5(g::text),
        CASE WHEN g % 3 = 2 AND g > $4::int THEN 'reply' WHEN g % 10 = 0 THEN 'custom' ELSE 'text' END,
        CASE WHEN g % 13 = 0 THEN 'Halo 👋 "doc" \\ apa kabar? é ü 漢字' ELSE 'Message number ' || g END
