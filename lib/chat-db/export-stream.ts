@@ -332,7 +332,10 @@ export class CopyRowReader {
 
 /** A binary int8 at `at` as a number (ids of a chat database are far inside 2^53). */
 function int8(data: Buffer, at: number): number {
-  return data.readInt32BE(at) * 2 ** 32 + data.readUInt32BE(at + 4);
+  const high = data.readInt32BE(at);
+  const low = data.readUInt32BE(at + 4);
+  // Most ids fit the low word: kept a small integer, they are cheaper map keys than a double.
+  return high === 0 ? low : high * 2 ** 32 + low;
 }
 
 /** Milliseconds from 1970 to PostgreSQL's epoch, 2000-01-01T00:00:00Z. */
