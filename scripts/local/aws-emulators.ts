@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
-import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import type { Server } from "node:http";
 import { dirname, join } from "node:path";
 // @ts-expect-error dynalite ships no type declarations
@@ -68,9 +68,9 @@ interface S3rverStore {
 
 /**
  * Completes multipart uploads the way S3 does, NoSuchUpload for an upload completed or aborted
- * before included. s3rver joins the parts by streaming every byte
- * through an MD5 of the whole object in 64 KiB chunks (3.3 s of a 387 MB export's 12 s here) and
- * answers an ETag S3 never gives. This joins the part files with `cat`, which copies inside the
+ * before included. s3rver joins the parts by streaming every byte through an MD5 of the whole
+ * object in 64 KiB chunks (3.3 s of a 387 MB export's 12 s here) and answers an ETag S3 never
+ * gives. This joins the part files with `cat`, which copies inside the
  * kernel (0.15 s for the same file), and answers S3's multipart ETag: the MD5 of the parts' MD5s
  * followed by `-<number of parts>`, from the MD5 s3rver stored beside each part.
  */
@@ -119,9 +119,12 @@ function joinPartsAsS3Does(store: S3rverStore): void {
     const etag = `${partMd5s.digest("hex")}-${parts.length}`;
     await store.putMetadata(bucket, key, metadata, etag);
     const { size } = await stat(objectPath);
-    // The parts are removed after the answer, as S3 does not make a client wait for that (on a
-    // disk mounted with `discard`, unlinking hundreds of MB takes a noticeable while).
-    void rm(uploadDir, { recursive: true, force: true }).catch(() => undefined);
+    // The upload is gone at once (a repeated completion gets NoSuchUpload); its parts are removed
+    // after the answer, as S3 does not make a client wait for that (on a disk mounted with
+    // `discard`, unlinking hundreds of MB takes a noticeable while).
+    const removed = `${uploadDir}.completed`;
+    await rename(uploadDir, removed);
+    void rm(removed, { recursive: true, force: true }).catch(() => undefined);
     return { size, md5: etag };
   };
 }
