@@ -50,8 +50,7 @@ export class PartPipeline<C = ExportCursor> {
   private pendingRows = 0;
   /** Parts cut and not yet recorded, oldest first; each settles once it and those before are recorded. */
   private inFlight: Promise<void>[] = [];
-  /** Parts stored by this pipeline (not counting earlier invocations). */
-  partsStored = 0;
+  /** Parts cut by this pipeline (not counting earlier invocations). */
   partsStarted = 0;
 
   constructor(
@@ -127,7 +126,6 @@ export class PartPipeline<C = ExportCursor> {
       if (hashState !== undefined) this.progress.hashState = hashState;
       if (cursor === undefined) return;
       this.progress.cursor = cursor;
-      this.partsStored += 1;
       await this.sink.stored(this.progress);
     })();
     // Observed in order by cut() or settle(); never an unhandled rejection meanwhile.
@@ -170,15 +168,19 @@ export async function streamRowsIntoParts(
 ): Promise<boolean> {
   const stream = await openExportRowStream(plan.scope);
   const { writer } = stream;
+  /** Writes a row resolve() just returned true for; true when the part is full (no promise per row). */
+  const append = (row: StreamedRow): boolean => {
+    plan.startRow(pipeline.part);
+    writer.write(row, pipeline.part);
+    return pipeline.rowWritten();
+  };
   const waiting: StreamedRow[] = [];
   const flush = async () => {
     if (waiting.length === 0) return;
     await writer.fetchNames(waiting);
     for (const row of waiting) {
       if (!writer.resolve(row)) throw new Error("an exported row's names were not fetched");
-      plan.startRow(pipeline.part);
-      writer.write(row, pipeline.part);
-      if (pipeline.rowWritten()) await pipeline.cut(cursorOf(row));
+      if (append(row)) await pipeline.cut(cursorOf(row));
     }
     waiting.length = 0;
   };
@@ -204,9 +206,7 @@ export async function streamRowsIntoParts(
           if (waiting.length >= NAME_BATCH_ROWS) await flush();
           continue;
         }
-        plan.startRow(pipeline.part);
-        writer.write(row, pipeline.part);
-        if (pipeline.rowWritten()) await pipeline.cut(cursorOf(row));
+        if (append(row)) await pipeline.cut(cursorOf(row));
       }
       await flush();
       if (read < plan.pageRows || !last) return true;
