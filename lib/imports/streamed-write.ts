@@ -6,14 +6,12 @@ import { inTransaction } from "../chat-db/pool.ts";
 import { BATCH_TABLE, copyLine, createBatchTable } from "../chat-db/staging.ts";
 import type { JobRecord } from "../jobs/job-record.ts";
 import { ImportFileError, streamImportRows } from "./file-rows.ts";
+import type { PipelineIo } from "./import-pipeline.ts";
 import { type ImportContext, type ImportSpec, RowProblemList } from "./staged-import.ts";
 
-/** What the streamed write needs from the pipeline. */
-export interface StreamedWriteIo {
-  open(): Promise<AsyncIterable<Uint8Array>>;
-  ndjson: boolean;
-  remainingMs(): number;
-  reserveMs: number;
+/** What the streamed write needs from the pipeline: its file and clock, and a byte count. */
+export interface StreamedWriteIo
+  extends Pick<PipelineIo, "open" | "ndjson" | "remainingMs" | "reserveMs"> {
   /** Bytes of the (compressed) file read so far. */
   onBytes(bytes: number): void;
 }

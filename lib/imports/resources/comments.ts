@@ -137,14 +137,7 @@ export const commentsImport: ImportSpec = {
   ],
 
   write: (t) => [
-    // The stored reply payload carries its parent's real id (clients send a placeholder 1).
-    `INSERT INTO comments (app_id, id, room_id, user_id, unique_id, type, message, payload,
-       disable_link_preview, parent_id, created_at)
-     SELECT $1, s.new_id, r.id, u.id, s.unique_id, s.type, s.message,
-       CASE WHEN s.type = 'reply'
-         THEN s.payload || jsonb_build_object('replied_comment_id', coalesce(ps.new_id, pc.id))
-         ELSE s.payload END,
-       s.disable_link_preview, coalesce(ps.new_id, pc.id), s.created_at
+    `${insertComments("s", "ps")}
      FROM ${t.rows} s
      JOIN rooms r ON r.app_id = $1 AND r.unique_id = s.room_unique_id
      JOIN users u ON u.app_id = $1 AND lower(u.email) = s.creator_email
@@ -158,13 +151,7 @@ export const commentsImport: ImportSpec = {
   // The parent's lookup in comments is a subquery per reply through the (app_id, unique_id)
   // index, so that it never reads the application's comments whole, however they grow.
   streamedWrite: (batch) =>
-    `INSERT INTO comments (app_id, id, room_id, user_id, unique_id, type, message, payload,
-       disable_link_preview, parent_id, created_at)
-     SELECT $1, b.new_id, r.id, u.id, b.unique_id, b.type, b.message,
-       CASE WHEN b.type = 'reply'
-         THEN b.payload || jsonb_build_object('replied_comment_id', coalesce(bp.new_id, pc.id))
-         ELSE b.payload END,
-       b.disable_link_preview, coalesce(bp.new_id, pc.id), b.created_at
+    `${insertComments("b", "bp")}
      FROM ${batch} b
      JOIN rooms r ON r.app_id = $1 AND r.unique_id = b.room_unique_id
      JOIN users u ON u.app_id = $1 AND lower(u.email) = b.creator_email
@@ -179,3 +166,19 @@ export const commentsImport: ImportSpec = {
        OR (bp.row IS NOT NULL AND bp.room_unique_id = b.room_unique_id AND bp.created_at <= b.created_at)
        OR (pc.id IS NOT NULL AND pc.room_id = r.id AND pc.created_at <= b.created_at)`,
 };
+
+/**
+ * The INSERT of comments from the rows `row` of a staging or batch table, whose parent is the
+ * table's row `fileParent` or the application's comment `pc`: the column mapping both writes
+ * share. A stored reply payload carries its parent's real id (clients send a placeholder 1).
+ */
+function insertComments(row: string, fileParent: string): string {
+  const parentId = `coalesce(${fileParent}.new_id, pc.id)`;
+  return `INSERT INTO comments (app_id, id, room_id, user_id, unique_id, type, message, payload,
+       disable_link_preview, parent_id, created_at)
+     SELECT $1, ${row}.new_id, r.id, u.id, ${row}.unique_id, ${row}.type, ${row}.message,
+       CASE WHEN ${row}.type = 'reply'
+         THEN ${row}.payload || jsonb_build_object('replied_comment_id', ${parentId})
+         ELSE ${row}.payload END,
+       ${row}.disable_link_preview, ${parentId}, ${row}.created_at`;
+}
