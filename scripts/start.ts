@@ -42,7 +42,7 @@ console.log(
   [
     `chat data backup service is running (${Date.now() - started} ms)`,
     `  API          ${stack.url}/api/v2.1/rest/exports`,
-    `  PostgreSQL   ${maskedDb}  (password: LOCAL_DB_PASSWORD, see README)`,
+    `  PostgreSQL   ${maskedDb}  (password: LOCAL_DB_PASSWORD, see docs/operations.md)`,
     `  DynamoDB     ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}  table ${stack.env.JOBS_TABLE}`,
     `  SQS          ${stack.env.AWS_ENDPOINT_URL_SQS}`,
     `  S3           ${stack.env.AWS_ENDPOINT_URL_S3}  bucket ${stack.env.BUCKET_NAME}`,
