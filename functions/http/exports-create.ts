@@ -12,7 +12,7 @@ const createExport = withIdempotencyKey(
 );
 
 /** POST /api/v2.1/rest/exports (an `Idempotency-Key` header makes retries safe) */
-export const handler = apiHandler(async ({ event, headers, app }) => {
+export const handler = apiHandler(async ({ event, context, headers, app }) => {
   const request = validateExportRequest(await parseFields(event, headers));
-  return ok(await createExport(app.appId, headers["idempotency-key"], request, undefined));
+  return ok(await createExport(app.appId, headers["idempotency-key"], request, undefined, context));
 });

@@ -38,11 +38,17 @@ const startUpload = withIdempotencyKey(
  * POST /api/v2.1/rest/imports: multipart/form-data (type, file, optional dry_run) or JSON naming
  * an uploaded file (type, upload_id, optional dry_run); optional Idempotency-Key.
  */
-export const handler = apiHandler(async ({ event, headers, app }) => {
+export const handler = apiHandler(async ({ event, context, headers, app }) => {
   if (importBodyKind(headers) === "upload") {
     const request = validateStartRequest(requireUploadId(parseJsonObject(event, headers)));
     const fingerprint = { ...request, dry_run: request.dry_run ?? false };
-    const job = await startUpload(app.appId, headers["idempotency-key"], fingerprint, undefined);
+    const job = await startUpload(
+      app.appId,
+      headers["idempotency-key"],
+      fingerprint,
+      undefined,
+      context,
+    );
     return ok({ backup_history: job });
   }
   const form = await parseMultipart(event, headers, MAX_IMPORT_BYTES);
@@ -54,6 +60,12 @@ export const handler = apiHandler(async ({ event, headers, app }) => {
     filename: upload.file.filename,
     sha256: createHash("sha256").update(upload.file.content).digest("hex"),
   };
-  const job = await createImport(app.appId, headers["idempotency-key"], fingerprint, upload);
+  const job = await createImport(
+    app.appId,
+    headers["idempotency-key"],
+    fingerprint,
+    upload,
+    context,
+  );
   return ok({ backup_history: job });
 });
