@@ -1,72 +1,75 @@
 import type { Resource } from "../jobs/job-record.ts";
+import {
+  EXPORT_TABLES,
+  type ExportCursor,
+  type ExportScope,
+  exportWhere,
+  sqlInteger,
+} from "./export-scope.ts";
 import { chatDb } from "./pool.ts";
 
-/** Which rows of one resource an export takes: a consistent, as-of view of one application. */
-export interface ExportScope {
-  appId: string;
-  resource: Resource;
-  /** Rows with a larger id did not exist when the export began. */
-  cutId: number;
-  /** Rows created after this instant (the job's creation, ISO 8601) are left out. */
-  createdUntil: string;
-  /** Inclusive calendar days `YYYY-MM-DD` in `timezone`; absent means unbounded. */
-  startDate?: string;
-  endDate?: string;
-  /** IANA time zone in which the days are counted. */
-  timezone: string;
-}
+/** Planner settings of an export's connection: an ordered index scan is the only plan left. */
+export const ORDERED_SCAN_SETTINGS = [
+  "enable_sort",
+  "enable_seqscan",
+  "enable_bitmapscan",
+  "enable_incremental_sort",
+];
 
-/** Keyset position: creation time as PostgreSQL text (microseconds kept) and id. */
-export interface ExportCursor {
-  createdAt: string;
-  id: number;
-}
-
-const TABLES: Record<Resource, string> = { users: "users", rooms: "rooms", comments: "comments" };
-
-/** The WHERE clause of a scope (and cursor) with its parameters; bounds are computed in SQL. */
-function where(scope: ExportScope, cursor?: ExportCursor): { sql: string; params: unknown[] } {
-  const params: unknown[] = [scope.appId, scope.cutId, scope.createdUntil];
-  const conditions = ["t.app_id = $1", "t.id <= $2", "t.created_at <= $3::timestamptz"];
-  const param = (value: unknown) => {
-    params.push(value);
-    return `$${params.length}`;
-  };
-  if (scope.startDate || scope.endDate) {
-    const zone = param(scope.timezone);
-    if (scope.startDate) {
-      conditions.push(
-        `t.created_at >= (${param(scope.startDate)}::date)::timestamp AT TIME ZONE ${zone}::text`,
-      );
-    }
-    if (scope.endDate) {
-      conditions.push(
-        `t.created_at < (${param(scope.endDate)}::date + 1)::timestamp AT TIME ZONE ${zone}::text`,
-      );
-    }
-  }
-  if (cursor) {
-    conditions.push(
-      `(t.created_at, t.id) > (${param(cursor.createdAt)}::timestamptz, ${param(cursor.id)}::bigint)`,
-    );
-  }
-  return { sql: conditions.join(" AND "), params };
-}
+/** The statements that switch the ordered-scan settings on (`off`) and back (`reset`). */
+export const orderedScan = {
+  on: ORDERED_SCAN_SETTINGS.map((name) => `SET ${name} = off`).join("; "),
+  reset: ORDERED_SCAN_SETTINGS.map((name) => `RESET ${name}`).join("; "),
+};
 
 /** The largest id of the resource's table right now (ids are global, so this cuts every app). */
 export async function currentMaxId(resource: Resource): Promise<number> {
   const { rows } = await chatDb().query<{ max: number }>(
-    `SELECT COALESCE(max(id), 0)::bigint AS max FROM ${TABLES[resource]}`,
+    `SELECT COALESCE(max(id), 0)::bigint AS max FROM ${EXPORT_TABLES[resource]}`,
   );
   return rows[0]?.max ?? 0;
 }
 
-/** How many rows the export of `scope` will hold. */
+/** How many rows the export of `scope` will hold (the same WHERE clause as its rows). */
 export async function countExportRows(scope: ExportScope): Promise<number> {
-  const { sql, params } = where(scope);
   const { rows } = await chatDb().query<{ count: number }>(
-    `SELECT count(*) AS count FROM ${TABLES[scope.resource]} t WHERE ${sql}`,
-    params,
+    `SELECT count(*) AS count FROM ${EXPORT_TABLES[scope.resource]} t WHERE ${exportWhere(scope)}`,
   );
   return rows[0]?.count ?? 0;
+}
+
+/**
+ * Upper bounds of `count` key ranges of about equal rows over the `rows` rows of `scope`: the
+ * position of every (rows/count)-th row, read from the ordered index with the same plan settings
+ * as the rows themselves. Fewer bounds come back when rows went missing meanwhile.
+ */
+export async function rangeBounds(
+  scope: ExportScope,
+  rows: number,
+  count: number,
+): Promise<ExportCursor[]> {
+  const client = await chatDb().connect();
+  try {
+    await client.query(orderedScan.on);
+    const bounds: ExportCursor[] = [];
+    // Range k ends at row index end(k) - 1; each bound is found from the one before it.
+    const end = (k: number) => Math.floor((rows * k) / count);
+    for (let k = 1; k < count; k += 1) {
+      const offset = end(k) - 1 - (k > 1 ? end(k - 1) : 0);
+      const { rows: found } = await client.query<{ created_at: string; id: string }>(
+        `SELECT t.created_at::text AS created_at, t.id::text AS id
+           FROM ${EXPORT_TABLES[scope.resource]} t WHERE ${exportWhere(scope, bounds.at(-1))}
+           ORDER BY t.created_at, t.id OFFSET ${sqlInteger(offset)} LIMIT 1`,
+      );
+      const row = found[0];
+      if (!row) break;
+      bounds.push({ createdAt: row.created_at, id: Number(row.id) });
+    }
+    await client.query(orderedScan.reset);
+    client.release();
+    return bounds;
+  } catch (error) {
+    client.release(true);
+    throw error;
+  }
 }

@@ -1,4 +1,4 @@
-import type { ExportCursor, ExportScope } from "../chat-db/export-queries.ts";
+import type { ExportCursor, ExportScope } from "../chat-db/export-scope.ts";
 import {
   abortUpload,
   deleteObject,

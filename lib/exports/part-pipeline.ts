@@ -1,11 +1,7 @@
 import type { IHasher } from "hash-wasm";
-import type { ExportCursor, ExportScope } from "../chat-db/export-queries.ts";
-import {
-  CopyRowReader,
-  cursorOf,
-  openExportRowStream,
-  type StreamedRow,
-} from "../chat-db/export-stream.ts";
+import { CopyRowReader, cursorOf, type StreamedRow } from "../chat-db/copy-row-reader.ts";
+import type { ExportCursor, ExportScope } from "../chat-db/export-scope.ts";
+import { openExportRowStream } from "../chat-db/export-stream.ts";
 import { PartBuffer } from "./export-file.ts";
 
 /** A stored part, as CompleteMultipartUpload wants it. */

@@ -1,13 +1,13 @@
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { NameCache, type NamedTable } from "../../lib/chat-db/export-names.ts";
 import {
   CopyRowReader,
   cursorOf,
   fieldBytes,
-  RowWriter,
   type StreamedRow,
-} from "../../lib/chat-db/export-stream.ts";
+} from "../../lib/chat-db/copy-row-reader.ts";
+import { NameCache, type NamedTable } from "../../lib/chat-db/export-names.ts";
+import { RowWriter } from "../../lib/chat-db/export-row-writer.ts";
 import { exportFile, PartBuffer } from "../../lib/exports/export-file.ts";
 
 /** A binary timestamptz: microseconds since 2000-01-01T00:00:00Z as int8. */

@@ -1,13 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { describe, expect, it } from "vitest";
-import type { ExportScope } from "../../lib/chat-db/export-queries.ts";
-import {
-  cursorOf,
-  exportRowsQuery,
-  ORDERED_SCAN_SETTINGS,
-  openExportRowStream,
-} from "../../lib/chat-db/export-stream.ts";
+import { cursorOf } from "../../lib/chat-db/copy-row-reader.ts";
+import { orderedScan } from "../../lib/chat-db/export-queries.ts";
+import { exportRowsQuery } from "../../lib/chat-db/export-row-shapes.ts";
+import type { ExportScope } from "../../lib/chat-db/export-scope.ts";
+import { openExportRowStream } from "../../lib/chat-db/export-stream.ts";
 import { javascriptJson, withoutSpaces } from "../../lib/chat-db/jsonb-text.ts";
 import { chatDb } from "../../lib/chat-db/pool.ts";
 import type { Resource } from "../../lib/jobs/job-record.ts";
@@ -282,7 +280,7 @@ describe("export rows built by the chat database", () => {
       await client.query("SET random_page_cost = 1000; SET cpu_index_tuple_cost = 10");
       expect(await plan("comments")).toMatch(/"Node Type":"(Sort|Incremental Sort)"/);
 
-      await client.query(ORDERED_SCAN_SETTINGS.map((name) => `SET ${name} = off`).join("; "));
+      await client.query(orderedScan.on);
       for (const resource of ["users", "rooms", "comments"] as const) {
         const shape = JSON.parse(await plan(resource))[0].Plan;
         expect(shape["Node Type"]).toBe("Limit");
