@@ -18,8 +18,9 @@ import {
   raiseProgress,
 } from "../jobs/lifecycle.ts";
 import { logger } from "../observability.ts";
+import { isPermanent, reasonOf } from "./export-errors.ts";
 import { exportFile } from "./export-file.ts";
-import { isPermanent, reasonOf, type Settings } from "./export-worker.ts";
+import type { Settings } from "./export-settings.ts";
 import { completeUpload, createUpload, uploadPart } from "./multipart-upload.ts";
 import { PartPipeline, type PartProgress, streamRowsIntoParts } from "./part-pipeline.ts";
 

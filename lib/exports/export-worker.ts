@@ -1,12 +1,7 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { S3ServiceException } from "@aws-sdk/client-s3";
-import { createSHA256, type IHasher } from "hash-wasm";
-import pg from "pg";
+import { createSHA256 } from "hash-wasm";
 import { countExportRows, currentMaxId, rangeBounds } from "../chat-db/export-queries.ts";
-import { UnexportableRowError } from "../chat-db/export-row-writer.ts";
-import type { ExportScope } from "../chat-db/export-scope.ts";
-import { config } from "../config.ts";
-import { abortUpload, deleteObject, rangeObjectKey, readObjectFrom } from "../jobs/files.ts";
+import { abortUpload, deleteObject, rangeObjectKey } from "../jobs/files.ts";
 import { type InvocationClock, type JobMessage, sendJobMessage } from "../jobs/job-queue.ts";
 import type { ExportCheckpoint, JobRecord } from "../jobs/job-record.ts";
 import { jobStore } from "../jobs/job-store.ts";
@@ -19,79 +14,20 @@ import {
   runLeased,
 } from "../jobs/lifecycle.ts";
 import { jobMetric, logger } from "../observability.ts";
-import { exportFile } from "./export-file.ts";
+import { isPermanent, reasonOf } from "./export-errors.ts";
 import { runRange } from "./export-ranges.ts";
-import { completeUpload, createUpload, uploadPart } from "./multipart-upload.ts";
-import { PartPipeline, type PartProgress, streamRowsIntoParts } from "./part-pipeline.ts";
+import {
+  type ExportRunContext,
+  type ExportWorkerOptions,
+  type Settings,
+  scopeOf,
+  settingsOf,
+} from "./export-settings.ts";
+import { completeUpload, createUpload } from "./multipart-upload.ts";
+import { joinRanges } from "./range-join.ts";
+import { SerialWrite } from "./serial-write.ts";
 
-/** Tuning of one run; every value defaults to the service configuration. */
-export interface ExportWorkerOptions {
-  /** Rows per COPY statement read from PostgreSQL (progress and time are checked between them). */
-  pageRows?: number;
-  /** Bytes per multipart-upload part (S3 requires 5 MiB except for the last part). */
-  partBytes?: number;
-  /** Checkpoint and hand over when the invocation has less time than this left. */
-  reserveMs?: number;
-  /** An export of more rows than this is split into key ranges (`EXPORT_PARALLEL_ROWS`). */
-  parallelRows?: number;
-  /** At most this many key ranges (`EXPORT_RANGES`). */
-  ranges?: number;
-  /** Called after each part is uploaded and its checkpoint stored (progress display). */
-  onPart?: (progress: { parts: number; rows: number; bytes: number }) => void | Promise<void>;
-  /** Called when the file is complete, before the job is marked finished. */
-  onComplete?: () => void | Promise<void>;
-}
-
-/** Progress is written at least every 5 % and at least every this many rows. */
-const PROGRESS_ROWS = 10_000;
-
-const S3_PERMANENT = new Set(["NoSuchUpload", "InvalidPart", "InvalidPartOrder", "EntityTooSmall"]);
-
-/** True for an error no retry can help (bad data, a broken upload). */
-export function isPermanent(error: unknown): boolean {
-  // SQLSTATE class 22: data exceptions (unknown time zone, impossible date, ...).
-  if (error instanceof pg.DatabaseError) return error.code?.startsWith("22") ?? false;
-  if (error instanceof UnexportableRowError) return true;
-  return error instanceof S3ServiceException && S3_PERMANENT.has(error.name);
-}
-
-/** What a user reads about a permanent error. */
-export function reasonOf(error: unknown): string {
-  if (error instanceof pg.DatabaseError) return `the chat data could not be read: ${error.message}`;
-  if (error instanceof S3ServiceException) {
-    return `the file could not be stored (${error.name}); please request a new export`;
-  }
-  return (error as Error).message;
-}
-
-/** The tuning of one run, every value given. */
-export interface Settings {
-  pageRows: number;
-  partBytes: number;
-  reserveMs: number;
-  parallelRows: number;
-  ranges: number;
-  onPart?: ExportWorkerOptions["onPart"];
-  onComplete?: ExportWorkerOptions["onComplete"];
-}
-
-function settingsOf(options: ExportWorkerOptions): Settings {
-  return {
-    pageRows: options.pageRows ?? config().exportPageRows,
-    partBytes: options.partBytes ?? config().exportPartBytes,
-    reserveMs: options.reserveMs ?? config().exportReserveMillis,
-    parallelRows: options.parallelRows ?? config().exportParallelRows,
-    ranges: options.ranges ?? config().exportRanges,
-    onPart: options.onPart,
-    onComplete: options.onComplete,
-  };
-}
-
-/** The finisher's position in the range files. */
-interface JoinCursor {
-  range: number;
-  offset: number;
-}
+export type { ExportWorkerOptions } from "./export-settings.ts";
 
 /**
  * Handles one export job message: takes the job's lease, writes (or continues) the file and
@@ -121,12 +57,7 @@ export function runExport(
 class ExportRun implements LeasedWork {
   private readonly job: JobRecord;
   private checkpoint?: ExportCheckpoint;
-  private pipeline?: PartPipeline;
-  private hasher?: IHasher;
-  /** Rows written into the file so far, counting those of earlier invocations. */
-  private serialisedRows = 0;
-  private reportedRows = 0;
-  private percentage: number;
+  private write?: SerialWrite;
   /** The multipart upload was completed: the file exists. */
   private completed = false;
 
@@ -137,19 +68,12 @@ class ExportRun implements LeasedWork {
   ) {
     this.job = lease.job;
     this.checkpoint = this.job.checkpoint;
-    this.percentage = this.job.percentage;
   }
 
-  private get scope(): ExportScope {
-    return {
-      appId: this.job.appId,
-      resource: this.job.resource,
-      cutId: this.checkpoint?.cutId ?? 0,
-      createdUntil: this.job.createdAt,
-      startDate: this.job.startDate,
-      endDate: this.job.endDate,
-      timezone: this.job.timezone ?? "UTC",
-    };
+  /** What the write and the join work with, once the checkpoint exists. */
+  private get context(): ExportRunContext {
+    const { job, lease, clock, settings } = this;
+    return { job, lease, clock, settings, checkpoint: this.checkpoint as ExportCheckpoint };
   }
 
   async run(): Promise<JobOutcome> {
@@ -159,15 +83,19 @@ class ExportRun implements LeasedWork {
       if (completing) return await this.complete(completing.checksum, completing.rows);
       const ranges = this.checkpoint?.ranges;
       if (ranges) {
-        return this.checkpoint?.rangesQueued
-          ? await this.join(ranges.length + 1)
-          : await this.queueRanges(ranges.length + 1);
+        if (!this.checkpoint?.rangesQueued) return await this.queueRanges(ranges.length + 1);
+        const joined = await joinRanges(this.context, ranges.length + 1);
+        if (typeof joined === "string") return joined;
+        return await this.complete(joined.checksum, joined.totalRows);
       }
-      const rowsEnded = await this.writeRows();
-      return rowsEnded ? await this.finish() : await this.handOver();
+      this.write = new SerialWrite(this.context);
+      const rowsEnded = await this.write.writeRows();
+      if (!rowsEnded) return await this.handOver();
+      const checksum = await this.write.closeFile();
+      return await this.complete(checksum, this.context.checkpoint.rows);
     } catch (error) {
       // No checkpoint write may land after the lease is given up.
-      await this.pipeline?.settle().catch(() => undefined);
+      await this.write?.settle().catch(() => undefined);
       if (isPermanent(error)) throw new PermanentJobError(reasonOf(error), null, { cause: error });
       throw error;
     }
@@ -175,7 +103,7 @@ class ExportRun implements LeasedWork {
 
   /** The record was deleted: the file must not outlive it, nor an unfinished upload linger. */
   async cancelled(): Promise<void> {
-    await this.pipeline?.settle().catch(() => undefined);
+    await this.write?.settle().catch(() => undefined);
     if (this.completed) await deleteObject(this.job.objectKey);
     else if (this.checkpoint?.uploadId) {
       await abortUpload(this.job.objectKey, this.checkpoint.uploadId);
@@ -205,9 +133,10 @@ class ExportRun implements LeasedWork {
       startedAt: new Date().toISOString(),
     };
     this.checkpoint = checkpoint;
-    checkpoint.expectedRows = await countExportRows(this.scope);
+    const scope = scopeOf(this.job, checkpoint);
+    checkpoint.expectedRows = await countExportRows(scope);
     if (checkpoint.expectedRows > this.settings.parallelRows && this.settings.ranges > 1) {
-      const bounds = await rangeBounds(this.scope, checkpoint.expectedRows, this.settings.ranges);
+      const bounds = await rangeBounds(scope, checkpoint.expectedRows, this.settings.ranges);
       if (bounds.length > 0) {
         checkpoint.ranges = bounds;
         logger.info("export split into key ranges", {
@@ -225,48 +154,6 @@ class ExportRun implements LeasedWork {
     checkpoint.hashState = Buffer.from(hasher.save()).toString("base64");
     logger.info("export file opened", { expected_rows: checkpoint.expectedRows, cut_id: cutId });
     await this.lease.checkpoint({ checkpoint });
-  }
-
-  /**
-   * Streams the rows after the checkpoint into parts, one COPY statement of `pageRows` rows at a
-   * time. Returns true when the rows ended, false when time ran low (after at least one part).
-   */
-  private async writeRows(): Promise<boolean> {
-    const checkpoint = this.checkpoint as ExportCheckpoint;
-    this.hasher = await createSHA256();
-    this.hasher.load(Buffer.from(checkpoint.hashState, "base64"));
-    const pipeline = new PartPipeline(
-      this.settings.partBytes,
-      checkpoint,
-      this.hasher,
-      {
-        upload: (partNumber, body) =>
-          uploadPart(this.job.objectKey, checkpoint.uploadId, partNumber, body),
-        stored: async () => {
-          await this.lease.checkpoint({ checkpoint });
-          await this.settings.onPart?.({
-            parts: checkpoint.parts.length,
-            rows: checkpoint.rows,
-            bytes: checkpoint.bytes,
-          });
-        },
-      },
-      checkpoint.parts.length + 1,
-    );
-    this.pipeline = pipeline;
-    this.serialisedRows = checkpoint.rows;
-    this.reportedRows = checkpoint.rows;
-    return streamRowsIntoParts(pipeline, {
-      scope: this.scope,
-      cursor: checkpoint.cursor,
-      pageRows: this.settings.pageRows,
-      startRow: (part) => {
-        exportFile.appendRowStart(part, this.serialisedRows);
-        this.serialisedRows += 1;
-      },
-      between: () => this.reportProgress(),
-      timeIsUp: () => this.clock.getRemainingTimeInMillis() < this.settings.reserveMs,
-    });
   }
 
   /**
@@ -300,84 +187,6 @@ class ExportRun implements LeasedWork {
     return "continued";
   }
 
-  /**
-   * Joins the finished range files, in order, into the export file through the part pipeline,
-   * hashing the whole file; resumable at every stored part (range and byte offset).
-   */
-  private async join(count: number): Promise<JobOutcome> {
-    const checkpoint = this.checkpoint as ExportCheckpoint;
-    const { appId, jobId } = this.job;
-    const ranges = [];
-    for (let range = 0; range < count; range += 1) {
-      ranges.push(await jobStore().getRange(appId, jobId, range));
-    }
-    if (ranges.some((range) => range?.status !== "finished")) {
-      // The last range to finish queues the job's message again.
-      await this.lease.release();
-      return "dropped";
-    }
-    const totalRows = ranges.reduce((sum, range) => sum + (range?.rows ?? 0), 0);
-    if (!checkpoint.uploadId) {
-      checkpoint.uploadId = await createUpload(this.job.objectKey);
-      const hasher = await createSHA256();
-      hasher.init();
-      checkpoint.hashState = Buffer.from(hasher.save()).toString("base64");
-      checkpoint.joined = { range: 0, offset: 0 };
-      await this.lease.checkpoint({ checkpoint });
-    }
-    this.hasher = await createSHA256();
-    this.hasher.load(Buffer.from(checkpoint.hashState, "base64"));
-    const progress: PartProgress<JoinCursor> = {
-      cursor: checkpoint.joined,
-      parts: checkpoint.parts,
-      rows: 0,
-      bytes: checkpoint.bytes,
-      hashState: checkpoint.hashState,
-    };
-    const pipeline = new PartPipeline<JoinCursor>(
-      this.settings.partBytes,
-      progress,
-      this.hasher,
-      {
-        upload: (partNumber, body) =>
-          uploadPart(this.job.objectKey, checkpoint.uploadId, partNumber, body),
-        stored: async (stored) => {
-          checkpoint.joined = stored.cursor;
-          checkpoint.bytes = stored.bytes;
-          checkpoint.hashState = stored.hashState;
-          await this.lease.checkpoint({ checkpoint });
-        },
-      },
-      checkpoint.parts.length + 1,
-    );
-    const start = checkpoint.joined ?? { range: 0, offset: 0 };
-    for (let range = start.range; range < count; range += 1) {
-      const size = ranges[range]?.bytes ?? 0;
-      let offset = range === start.range ? start.offset : 0;
-      if (offset >= size) continue;
-      for await (const chunk of await readObjectFrom(
-        rangeObjectKey(this.job.objectKey, range),
-        offset,
-      )) {
-        pipeline.part.appendBytes(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        offset += chunk.byteLength;
-        if (!pipeline.full()) continue;
-        await pipeline.cut({ range, offset });
-        if (this.clock.getRemainingTimeInMillis() < this.settings.reserveMs) {
-          // The rest of this range file is read again by the next invocation.
-          await pipeline.settle();
-          await this.lease.handOver();
-          return "continued";
-        }
-      }
-    }
-    await pipeline.settle();
-    exportFile.appendEnd(pipeline.part, totalRows);
-    await pipeline.storeLast();
-    checkpoint.bytes = progress.bytes;
-    return this.complete(this.hasher.digest("hex"), totalRows);
-  }
-
   private async deleteRangeFiles(): Promise<void> {
     const ranges = this.checkpoint?.ranges;
     if (!ranges) return;
@@ -386,22 +195,9 @@ class ExportRun implements LeasedWork {
     }
   }
 
-  /** Writes `percentage` when 5 % or 10,000 rows passed since the last write; it never falls. */
-  private async reportProgress(): Promise<void> {
-    const expected = (this.checkpoint as ExportCheckpoint).expectedRows;
-    const step = Math.max(1, Math.min(PROGRESS_ROWS, Math.ceil(expected / 20)));
-    if (this.serialisedRows - this.reportedRows < step) return;
-    this.reportedRows = this.serialisedRows;
-    const percentage =
-      expected > 0 ? Math.min(99, Math.floor((this.serialisedRows * 100) / expected)) : 0;
-    if (percentage <= this.percentage) return;
-    this.percentage = percentage;
-    await this.lease.checkpoint({ percentage });
-  }
-
   /** Rows not yet in a stored part are read again by the next invocation. */
   private async handOver(): Promise<JobOutcome> {
-    await this.pipeline?.settle();
+    await this.write?.settle();
     await this.lease.handOver();
     const checkpoint = this.checkpoint as ExportCheckpoint;
     logger.info("export continues in a new invocation", {
@@ -410,16 +206,6 @@ class ExportRun implements LeasedWork {
       parts: checkpoint.parts.length,
     });
     return "continued";
-  }
-
-  private async finish(): Promise<JobOutcome> {
-    const pipeline = this.pipeline as PartPipeline;
-    const checkpoint = this.checkpoint as ExportCheckpoint;
-    await pipeline.settle();
-    // The last part may be small; an empty export still has one part, `[]`.
-    exportFile.appendEnd(pipeline.part, this.serialisedRows);
-    await pipeline.storeLast();
-    return this.complete((this.hasher as IHasher).digest("hex"), checkpoint.rows);
   }
 
   /**
