@@ -7,6 +7,12 @@ export const importRequestSchema = {
   properties: {
     type: { type: "string", enum: ["users", "rooms", "comments"] },
     dry_run: { type: "string", enum: ["true", "false"] },
+    on_existing: {
+      type: "string",
+      enum: ["fail", "skip"],
+      description:
+        "What a row already in the application does: `fail` (default) makes it a row error; `skip` skips it when its content is the same and counts it in `skipped_rows` (other content is still a row error).",
+    },
   },
   required: ["type"],
   additionalProperties: false,

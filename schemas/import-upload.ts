@@ -42,6 +42,12 @@ export const importFromUploadRequestSchema = {
     type: { type: "string", enum: ["users", "rooms", "comments"] },
     upload_id: { type: "string", format: "uuid" },
     dry_run: { type: "boolean" },
+    on_existing: {
+      type: "string",
+      enum: ["fail", "skip"],
+      description:
+        "What a row already in the application does: `fail` (default) makes it a row error; `skip` skips it when its content is the same and counts it in `skipped_rows` (other content is still a row error).",
+    },
   },
   required: ["type", "upload_id"],
   additionalProperties: false,

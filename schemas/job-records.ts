@@ -121,6 +121,16 @@ export const importJobSchema = {
     total_rows: { ...count, description: "Rows written (or, on a dry run, that would be)." },
     unique_id: uniqueId,
     dry_run: { type: "boolean" },
+    on_existing: {
+      type: "string",
+      enum: ["fail", "skip"],
+      description: "What rows already in the application did (see the request's `on_existing`).",
+    },
+    skipped_rows: {
+      ...count,
+      description:
+        "Rows skipped because the application already holds them with the same content (`on_existing: skip`); not in `total_rows`.",
+    },
   },
   required: [
     "created_at",
@@ -133,6 +143,8 @@ export const importJobSchema = {
     "total_rows",
     "unique_id",
     "dry_run",
+    "on_existing",
+    "skipped_rows",
   ],
   additionalProperties: false,
 } as const;

@@ -18,6 +18,7 @@ import type { ImportFromUploadRequest } from "../../schemas/import-upload.ts";
 interface ImportFingerprint {
   type: string;
   dryRun: boolean;
+  onExisting: string;
   filename: string;
   sha256: string;
 }
@@ -41,7 +42,11 @@ const startUpload = withIdempotencyKey(
 export const handler = apiHandler(async ({ event, context, headers, app }) => {
   if (importBodyKind(headers) === "upload") {
     const request = validateStartRequest(requireUploadId(parseJsonObject(event, headers)));
-    const fingerprint = { ...request, dry_run: request.dry_run ?? false };
+    const fingerprint = {
+      ...request,
+      dry_run: request.dry_run ?? false,
+      on_existing: request.on_existing ?? "fail",
+    };
     const job = await startUpload(
       app.appId,
       headers["idempotency-key"],
@@ -57,6 +62,7 @@ export const handler = apiHandler(async ({ event, context, headers, app }) => {
   const fingerprint = {
     type: upload.resource,
     dryRun: upload.dryRun,
+    onExisting: upload.onExisting,
     filename: upload.file.filename,
     sha256: createHash("sha256").update(upload.file.content).digest("hex"),
   };

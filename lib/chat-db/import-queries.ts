@@ -17,14 +17,24 @@ export async function appliedRows(db: Queryable, jobId: string): Promise<number 
   return rows[0]?.rows_written;
 }
 
-/** Records, inside the import's transaction, that its rows were written. */
+/** Rows this import job skipped as already in the application (0 when it has not been applied). */
+export async function appliedSkippedRows(db: Queryable, jobId: string): Promise<number> {
+  const { rows } = await db.query<{ rows_skipped: number }>(
+    "SELECT rows_skipped FROM import_jobs_applied WHERE job_id = $1",
+    [jobId],
+  );
+  return rows[0]?.rows_skipped ?? 0;
+}
+
+/** Records, inside the import's transaction, that its rows were written (and how many skipped). */
 export async function markApplied(
   client: pg.PoolClient,
   job: { appId: string; jobId: string; resource: string },
   rowsWritten: number,
+  rowsSkipped = 0,
 ): Promise<void> {
   await client.query(
-    "INSERT INTO import_jobs_applied (job_id, app_id, resource, rows_written) VALUES ($1, $2, $3, $4)",
-    [job.jobId, job.appId, job.resource, rowsWritten],
+    "INSERT INTO import_jobs_applied (job_id, app_id, resource, rows_written, rows_skipped) VALUES ($1, $2, $3, $4, $5)",
+    [job.jobId, job.appId, job.resource, rowsWritten, rowsSkipped],
   );
 }

@@ -39,6 +39,8 @@ export function importView(job: JobRecord, withErrors = true): ImportJob {
     total_rows: job.totalRows,
     unique_id: job.jobId,
     dry_run: job.dryRun ?? false,
+    on_existing: job.onExisting ?? "fail",
+    skipped_rows: job.skippedRows ?? 0,
   };
 }
 

@@ -1,7 +1,7 @@
 import { type ImportRequest, importRequestSchema } from "../../schemas/import-request.ts";
 import { BadRequestError, UnsupportedMediaTypeError } from "../errors.ts";
 import { putObject } from "../jobs/files.ts";
-import type { JobRecord, Resource } from "../jobs/job-record.ts";
+import type { JobRecord, OnExisting, Resource } from "../jobs/job-record.ts";
 import { newJob } from "../jobs/jobs.ts";
 import { open } from "../jobs/lifecycle.ts";
 import { jobMetric, logger } from "../observability.ts";
@@ -22,6 +22,7 @@ export interface UploadedFile {
 export interface ImportUpload {
   resource: Resource;
   dryRun: boolean;
+  onExisting: OnExisting;
   file: UploadedFile;
 }
 
@@ -70,7 +71,12 @@ export function validateImportForm(
   }
   if (details.length || !file) throw new BadRequestError("invalid import request", details);
   const request = input as ImportRequest;
-  return { resource: request.type, dryRun: request.dry_run === "true", file };
+  return {
+    resource: request.type,
+    dryRun: request.dry_run === "true",
+    onExisting: request.on_existing ?? "fail",
+    file,
+  };
 }
 
 /**
@@ -83,6 +89,8 @@ export async function startImport(appId: string, upload: ImportUpload): Promise<
     size: upload.file.content.length,
     errors: { Message: "", Data: null },
     dryRun: upload.dryRun,
+    onExisting: upload.onExisting,
+    skippedRows: 0,
   });
   await putObject(job.objectKey, upload.file.content);
   return queueImport(job);
@@ -99,6 +107,7 @@ export async function queueImport(job: JobRecord): Promise<JobRecord> {
     resource: job.resource,
     bytes: job.size,
     dry_run: job.dryRun ?? false,
+    on_existing: job.onExisting ?? "fail",
   });
   jobMetric("ImportsStarted", "Count", 1, job.resource);
   return job;

@@ -1,4 +1,10 @@
-import { appliedRows, lockApplicationImports, markApplied } from "../chat-db/import-queries.ts";
+import {
+  appliedRows,
+  appliedSkippedRows,
+  lockApplicationImports,
+  markApplied,
+  type Queryable,
+} from "../chat-db/import-queries.ts";
 import { chatDb, inTransaction } from "../chat-db/pool.ts";
 import {
   CopyWriter,
@@ -11,6 +17,7 @@ import {
 } from "../chat-db/staging.ts";
 import type { ImportErrors, JobRecord, Resource } from "../jobs/job-record.ts";
 import { logger } from "../observability.ts";
+import { explainConflicts, skippedSoFar, skipSameRows } from "./existing-rows.ts";
 import { ImportFileError, instant, streamImportRows } from "./file-rows.ts";
 import { fanOutHashing, hasPlainPasswords } from "./password-stage.ts";
 import { MAX_LISTED_PROBLEMS, problemSummary } from "./problems.ts";
@@ -41,7 +48,8 @@ export interface PipelineIo {
 }
 
 export type PipelineOutcome =
-  | { status: "finished"; rows: number; replayed?: boolean }
+  /** `rows` written (or, on a dry run, that would be); `skipped` already in the application. */
+  | { status: "finished"; rows: number; skipped: number; replayed?: boolean }
   | { status: "failed"; errors: ImportErrors }
   /** Time ran low: what is done is kept in PostgreSQL, and another invocation goes on. */
   | { status: "continued" }
@@ -152,15 +160,29 @@ async function rejection(
   return failed(problemSummary(resource, rowCount, failedRows, total, listed.length), listed);
 }
 
-/** Runs the rules against the application's data afresh (earlier findings are replaced). */
+/**
+ * Runs the rules against the application's data afresh (earlier findings are replaced); with
+ * `on_existing: skip`, rows the application already holds as they are leave the staging table
+ * first, and a key taken by other content says what differs.
+ */
 async function checkAgainstApp(
-  db: { query(sql: string, values?: unknown[]): Promise<unknown> },
+  db: Queryable,
   spec: ImportSpec,
   tables: StagingTables,
-  appId: string,
+  job: JobRecord,
 ): Promise<void> {
   await db.query(`DELETE FROM ${tables.problems} WHERE seq >= 20`);
-  for (const sql of spec.appChecks(tables)) await db.query(sql, [appId]);
+  const skip = job.onExisting === "skip";
+  if (skip) await skipSameRows(db, spec, tables.rows, "s.ok", job.appId);
+  for (const sql of spec.appChecks(tables)) await db.query(sql, [job.appId]);
+  if (skip) await explainConflicts(db, spec, tables, job.appId);
+}
+
+/** The outcome of a job another delivery already applied, or undefined. */
+async function replayed(db: Queryable, jobId: string): Promise<PipelineOutcome | undefined> {
+  const rows = await appliedRows(db, jobId);
+  if (rows === undefined) return undefined;
+  return { status: "finished", rows, skipped: await appliedSkippedRows(db, jobId), replayed: true };
 }
 
 /**
@@ -201,10 +223,10 @@ async function withJobLock<T>(jobId: string, work: () => Promise<T>): Promise<T>
 }
 
 async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcome> {
-  const already = await appliedRows(chatDb(), job.jobId);
-  if (already !== undefined) {
+  const already = await replayed(chatDb(), job.jobId);
+  if (already) {
     await dropStaging(chatDb(), job.jobId);
-    return { status: "finished", rows: already, replayed: true };
+    return already;
   }
   const spec = SPECS[job.resource];
   const tables = stagingTables(job.jobId);
@@ -252,22 +274,24 @@ async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcom
   const mustHash = spec.resource === "users" && (await hasPlainPasswords(tables));
   const { rows: found } = await chatDb().query(`SELECT 1 FROM ${tables.problems} LIMIT 1`);
   if (job.dryRun || mustHash || found.length > 0) {
-    await checkAgainstApp(chatDb(), spec, tables, job.appId);
+    await checkAgainstApp(chatDb(), spec, tables, job);
     logger.info("import checked against the application", { seconds: seconds() });
   }
   const problems = await rejection(tables, job.resource, rowCount);
   if (problems) {
     // Another delivery of this very job may have written the rows meanwhile: they are not duplicates.
-    const replay = await appliedRows(chatDb(), job.jobId);
+    const replay = await replayed(chatDb(), job.jobId);
     await dropStaging(chatDb(), job.jobId);
-    return replay === undefined ? problems : { status: "finished", rows: replay, replayed: true };
+    return replay ?? problems;
   }
   if (job.dryRun) {
+    const skipped = await skippedSoFar(chatDb(), tables, rowCount);
     await dropStaging(chatDb(), job.jobId);
-    return { status: "finished", rows: rowCount };
+    return { status: "finished", rows: rowCount - skipped, skipped };
   }
 
-  if (mustHash) {
+  // Rows skipped as already in the application need no hash.
+  if (mustHash && (await hasPlainPasswords(tables))) {
     const chunks = await fanOutHashing(job, tables);
     logger.info("passwords handed out for hashing", { chunks });
     return { status: "waiting", chunks };
@@ -275,19 +299,21 @@ async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcom
 
   const written = await inTransaction(async (client) => {
     await lockApplicationImports(client, job.appId);
-    const replay = await appliedRows(client, job.jobId);
-    if (replay !== undefined) return { status: "finished", rows: replay, replayed: true } as const;
+    const replay = await replayed(client, job.jobId);
+    if (replay) return replay;
     // Room for the hash joins of a large file's checks and write.
     await client.query("SET LOCAL work_mem = '64MB'");
     // Checked (again) under the application's lock: another import may have landed meanwhile.
-    await checkAgainstApp(client, spec, tables, job.appId);
+    await checkAgainstApp(client, spec, tables, job);
     const late = await rejection(tables, job.resource, rowCount as number, client as never);
     if (late) return late;
+    const skipped = await skippedSoFar(client, tables, rowCount as number);
     for (const sql of spec.write(tables)) {
       await client.query(sql, sql.includes("$1") ? [job.appId] : []);
     }
-    await markApplied(client, job, rowCount as number);
-    return { status: "finished", rows: rowCount as number } as const;
+    const rows = (rowCount as number) - skipped;
+    await markApplied(client, job, rows, skipped);
+    return { status: "finished", rows, skipped } as const;
   });
   logger.info("import written", { seconds: seconds() });
   await dropStaging(chatDb(), job.jobId).catch((error) =>
@@ -332,7 +358,11 @@ async function writeWhileStreaming(
     logger.info("import goes through staging tables", { reason: outcome.reason, seconds });
     return undefined;
   }
-  logger.info("import read, checked and written in one pass", { rows: outcome.rows, seconds });
+  logger.info("import read, checked and written in one pass", {
+    rows: outcome.rows,
+    skipped: outcome.skipped,
+    seconds,
+  });
   // An earlier invocation may have left a partial load behind.
   await dropStaging(chatDb(), job.jobId).catch((error) =>
     logger.warn("import staging tables not dropped", { error }),

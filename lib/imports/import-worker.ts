@@ -43,12 +43,14 @@ class ImportRun implements LeasedWork {
     }
     await this.lease.finish({
       totalRows: outcome.rows,
+      skippedRows: outcome.skipped,
       percentage: 100,
       errors: { Message: "", Data: null },
     });
     const seconds = this.seconds();
     logger.info("import finished", {
       rows: outcome.rows,
+      skipped: outcome.skipped,
       dry_run: this.job.dryRun ?? false,
       replayed: outcome.replayed ?? false,
       seconds,

@@ -72,6 +72,13 @@ export interface ImportSpec {
    * table's unique index). Absent: the resource is always imported through staging tables.
    */
   streamedWrite?(batch: string): string;
+  /**
+   * For `on_existing: skip` (see `existing-rows.ts`): a SELECT of `(row, field, differs)` with one
+   * line per row of `rows` (alias `s`, restricted by the condition `ok`) and application row
+   * (`$1`) holding one of its unique keys: `field` names the key, `differs` (text[]) the fields
+   * whose content is not the same, empty when the row is already in the application as it is.
+   */
+  existing(rows: string, ok: string): string;
 }
 
 /**

@@ -1,10 +1,16 @@
 import { finished } from "node:stream/promises";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import { appliedRows, lockApplicationImports, markApplied } from "../chat-db/import-queries.ts";
+import {
+  appliedRows,
+  appliedSkippedRows,
+  lockApplicationImports,
+  markApplied,
+} from "../chat-db/import-queries.ts";
 import { inTransaction } from "../chat-db/pool.ts";
 import { BATCH_TABLE, copyLine, createBatchTable } from "../chat-db/staging.ts";
 import type { JobRecord } from "../jobs/job-record.ts";
+import { skipSameRows } from "./existing-rows.ts";
 import { ImportFileError, streamImportRows } from "./file-rows.ts";
 import type { PipelineIo } from "./import-pipeline.ts";
 import { type ImportContext, type ImportSpec, RowProblemList } from "./staged-import.ts";
@@ -17,7 +23,7 @@ export interface StreamedWriteIo
 }
 
 export type StreamedWriteOutcome =
-  | { status: "finished"; rows: number; replayed?: boolean }
+  | { status: "finished"; rows: number; skipped: number; replayed?: boolean }
   /** Some row breaks a rule, or the file may not fit the invocation: nothing was written. */
   | { status: "staged"; reason: string };
 
@@ -54,7 +60,12 @@ async function* counted(
   }
 }
 
-/** Copies one batch into the batch table and writes it; throws NotStreamable when a row is left out. */
+/**
+ * Copies one batch into the batch table and writes it; throws NotStreamable when a row is left
+ * out. With `skip`, rows the application already holds as they are leave the batch first (a key
+ * taken by other content then meets the chat table's unique index).
+ * @returns how many rows were skipped
+ */
 async function writeBatch(
   client: pg.PoolClient,
   spec: ImportSpec,
@@ -63,18 +74,23 @@ async function writeBatch(
   text: string,
   rows: number,
   first: boolean,
-): Promise<void> {
+  skip: boolean,
+): Promise<number> {
   const copy = client.query(copyFrom(`COPY ${BATCH_TABLE} (${columns}) FROM STDIN`));
   copy.end(text);
   await finished(copy);
   // The planner knows nothing of a table filled a moment ago; one look at the first batch is enough
   // for every batch after it (the statistics outlive TRUNCATE), and keeps the joins hashed.
   if (first) await client.query(`ANALYZE ${BATCH_TABLE}`);
+  const skipped = skip ? await skipSameRows(client, spec, BATCH_TABLE, "true", appId) : 0;
   const written = await client.query(spec.streamedWrite?.(BATCH_TABLE) as string, [appId]);
-  if (written.rowCount !== rows) {
-    throw new NotStreamable(`${rows - (written.rowCount ?? 0)} rows of a batch break a rule`);
+  if (written.rowCount !== rows - skipped) {
+    throw new NotStreamable(
+      `${rows - skipped - (written.rowCount ?? 0)} rows of a batch break a rule`,
+    );
   }
   await client.query(`TRUNCATE ${BATCH_TABLE}`);
+  return skipped;
 }
 
 /**
@@ -103,12 +119,17 @@ export async function streamedWrite(
     return await inTransaction(async (client) => {
       await lockApplicationImports(client, job.appId);
       const replay = await appliedRows(client, job.jobId);
-      if (replay !== undefined) return { status: "finished", rows: replay, replayed: true };
+      if (replay !== undefined) {
+        const skipped = await appliedSkippedRows(client, job.jobId);
+        return { status: "finished", rows: replay, skipped, replayed: true };
+      }
       await createBatchTable(client, spec.columns, spec.idsOf);
       const problems = new RowProblemList();
       let index = 0;
       let lines: string[] = [];
       let chars = 0;
+      let skipped = 0;
+      const skip = job.onExisting === "skip";
       // The batch PostgreSQL is writing while the next one is read; its failure is kept until awaited.
       let writing: Promise<void> = Promise.resolve();
       const send = async () => {
@@ -117,7 +138,18 @@ export async function streamedWrite(
         const rows = lines.length;
         lines = [];
         chars = 0;
-        writing = writeBatch(client, spec, columns, job.appId, text, rows, index === rows);
+        writing = writeBatch(
+          client,
+          spec,
+          columns,
+          job.appId,
+          text,
+          rows,
+          index === rows,
+          skip,
+        ).then((count) => {
+          skipped += count;
+        });
         writing.catch(() => {});
         // The whole file must go through this one transaction: give up early when it may not fit.
         const elapsed = performance.now() - started;
@@ -142,8 +174,8 @@ export async function streamedWrite(
       }
       if (lines.length > 0) await send();
       await writing;
-      await markApplied(client, job, index);
-      return { status: "finished", rows: index };
+      await markApplied(client, job, index - skipped, skipped);
+      return { status: "finished", rows: index - skipped, skipped };
     });
   } catch (error) {
     if (error instanceof NotStreamable) return { status: "staged", reason: error.message };

@@ -137,6 +137,8 @@ export async function startUploadedImport(
     size,
     errors: { Message: "", Data: null },
     dryRun: request.dry_run ?? false,
+    onExisting: request.on_existing ?? "fail",
+    skippedRows: 0,
   });
   if (!(await uploadStore().claim(appId, upload.uploadId, job.jobId))) {
     const current = await uploadStore().get(appId, upload.uploadId);

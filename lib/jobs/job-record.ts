@@ -62,6 +62,9 @@ export interface ExportRange {
   updatedAt?: string;
 }
 
+/** An import's rows already in the application: a row error ("fail") or, with the same content, skipped. */
+export type OnExisting = "fail" | "skip";
+
 export interface ImportErrors {
   Message: string;
   Data: ImportRowError[] | null;
@@ -98,6 +101,10 @@ export interface JobRecord {
   /** Import outcome. */
   errors?: ImportErrors;
   dryRun?: boolean;
+  /** What an import does with a row the application already holds (absent: "fail"). */
+  onExisting?: OnExisting;
+  /** Rows an import skipped because the application held them with the same content. */
+  skippedRows?: number;
   /** Message sequence: a queue message older than this is stale. */
   seq: number;
   leaseOwner?: string;

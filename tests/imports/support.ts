@@ -9,11 +9,12 @@ export function postImport(
   app: TestApp,
   type: string,
   content: string | Uint8Array,
-  options: { filename?: string; dryRun?: boolean } = {},
+  options: { filename?: string; dryRun?: boolean; onExisting?: string } = {},
 ): Promise<ApiResponse> {
   const form = new FormData();
   form.set("type", type);
   if (options.dryRun) form.set("dry_run", "true");
+  if (options.onExisting) form.set("on_existing", options.onExisting);
   form.set(
     "file",
     new Blob([content], { type: "application/json" }),
@@ -44,7 +45,7 @@ export async function importRows(
   app: TestApp,
   type: "users" | "rooms" | "comments",
   rows: unknown,
-  options: { dryRun?: boolean } = {},
+  options: { dryRun?: boolean; onExisting?: string } = {},
 ) {
   const response = await postImport(app, type, JSON.stringify(rows), options);
   expect(response.status, JSON.stringify(response.body)).toBe(200);

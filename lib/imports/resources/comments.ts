@@ -136,6 +136,27 @@ export const commentsImport: ImportSpec = {
      WHERE v.message IS NOT NULL`,
   ],
 
+  // A reply's payload names its parent by database id, which differs between applications: the
+  // parent is compared by its UniqueId, the payload without replied_comment_id.
+  existing: (rows, ok) => `SELECT s.row, 'UniqueId' AS field, array_remove(ARRAY[
+      CASE WHEN r.unique_id IS DISTINCT FROM s.room_unique_id THEN 'RoomUniqueId' END,
+      CASE WHEN lower(u.email) IS DISTINCT FROM s.creator_email THEN 'CreatorEmail' END,
+      CASE WHEN x.type IS DISTINCT FROM s.type THEN 'Type' END,
+      CASE WHEN x.message IS DISTINCT FROM s.message THEN 'Message' END,
+      CASE WHEN x.disable_link_preview IS DISTINCT FROM s.disable_link_preview
+        THEN 'DisableLinkPreview' END,
+      CASE WHEN x.created_at IS DISTINCT FROM s.created_at THEN 'CreatedAt' END,
+      CASE WHEN p.unique_id IS DISTINCT FROM s.parent_unique_id THEN 'ParentCommentUniqueId' END,
+      CASE WHEN (CASE WHEN x.type = 'reply' THEN x.payload - 'replied_comment_id' ELSE x.payload END)
+        IS DISTINCT FROM (CASE WHEN s.type = 'reply' THEN s.payload - 'replied_comment_id' ELSE s.payload END)
+        THEN 'Payload' END], NULL) AS differs
+    FROM ${rows} s
+    JOIN comments x ON x.app_id = $1 AND x.unique_id = s.unique_id
+    JOIN rooms r ON r.id = x.room_id
+    JOIN users u ON u.id = x.user_id
+    LEFT JOIN comments p ON p.id = x.parent_id
+    WHERE ${ok}`,
+
   write: (t) => [
     `${insertComments("s", "ps")}
      FROM ${t.rows} s

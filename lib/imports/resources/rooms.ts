@@ -104,6 +104,24 @@ export const roomsImport: ImportSpec = {
        SELECT 1 FROM users u WHERE u.app_id = $1 AND lower(u.email) = lower(p.email))`,
   ],
 
+  // A single room's name is made from its participants, which are compared.
+  existing: (rows, ok) => `SELECT s.row, 'UniqueId' AS field, array_remove(ARRAY[
+      CASE WHEN r.type IS DISTINCT FROM s.type THEN 'Type' END,
+      CASE WHEN s.type <> 'single' AND r.name IS DISTINCT FROM s.name THEN 'Name' END,
+      CASE WHEN r.options IS DISTINCT FROM s.options THEN 'Options' END,
+      CASE WHEN r.avatar_url IS DISTINCT FROM s.avatar_url THEN 'AvatarUrl' END,
+      CASE WHEN lower(c.email) IS DISTINCT FROM s.creator_email THEN 'CreatorEmail' END,
+      CASE WHEN r.created_at IS DISTINCT FROM s.created_at THEN 'CreatedAt' END,
+      CASE WHEN (SELECT array_agg(lower(u.email) ORDER BY p.position)
+                 FROM room_participants p JOIN users u ON u.id = p.user_id WHERE p.room_id = r.id)
+        IS DISTINCT FROM (SELECT array_agg(lower(e.email) ORDER BY e.position)
+                 FROM unnest(s.participant_emails) WITH ORDINALITY e(email, position))
+        THEN 'ParticipantEmails' END], NULL) AS differs
+    FROM ${rows} s
+    JOIN rooms r ON r.app_id = $1 AND r.unique_id = s.unique_id
+    JOIN users c ON c.id = r.creator_id
+    WHERE ${ok}`,
+
   write: (t) => [
     // A single room is named after its two participants as the application stores their addresses.
     `INSERT INTO rooms (app_id, id, unique_id, name, type, options, avatar_url, creator_id, created_at)

@@ -97,6 +97,23 @@ export const usersImport: ImportSpec = {
      WHERE v.message IS NOT NULL`,
   ],
 
+  // A plain Password is not compared: it would cost a bcrypt comparison per row (docs/restores.md).
+  existing: (rows, ok) => {
+    const differs = `array_remove(ARRAY[
+      CASE WHEN u.email IS DISTINCT FROM s.email THEN 'Email' END,
+      CASE WHEN u.name IS DISTINCT FROM s.name THEN 'Name' END,
+      CASE WHEN u.avatar_url IS DISTINCT FROM s.avatar_url THEN 'AvatarUrl' END,
+      CASE WHEN u.authentication_token IS DISTINCT FROM s.token THEN 'AuthenticationToken' END,
+      CASE WHEN s.password IS NULL AND u.password_hash IS DISTINCT FROM s.password_hash
+        THEN 'PasswordHash' END,
+      CASE WHEN u.created_at IS DISTINCT FROM s.created_at THEN 'CreateAt' END], NULL)`;
+    return `SELECT s.row, 'Email' AS field, ${differs} AS differs
+      FROM ${rows} s JOIN users u ON u.app_id = $1 AND lower(u.email) = s.email_lower WHERE ${ok}
+      UNION ALL
+      SELECT s.row, 'AuthenticationToken', ${differs}
+      FROM ${rows} s JOIN users u ON u.app_id = $1 AND u.authentication_token = s.token WHERE ${ok}`;
+  },
+
   // Rows in the file's order, so that ids follow it.
   write: (t) => [
     `INSERT INTO users (app_id, email, name, avatar_url, authentication_token, password_hash, created_at)
