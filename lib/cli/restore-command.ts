@@ -1,12 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { backupManifestSchema } from "../../schemas/backup-manifest.ts";
 import type { ImportJob, ImportRowError } from "../../schemas/job-records.ts";
-import { describeError, validatorFor } from "../validation.ts";
 import { MANIFEST, type Manifest } from "./backup-command.ts";
 import { CliError, JobFailedError } from "./cli-errors.ts";
 import { type CommandContext, RESOURCES, type Resource } from "./context.ts";
 import { importFile } from "./import-command.ts";
+import { manifestProblems } from "./manifest-check.ts";
 import { formatCount } from "./progress.ts";
 import { hashFile } from "./transfer.ts";
 
@@ -26,12 +25,11 @@ async function readManifest(dir: string): Promise<Manifest> {
   } catch {
     throw new CliError(`${join(dir, MANIFEST)} is not valid JSON`);
   }
-  const validate = validatorFor<Manifest>(backupManifestSchema);
-  if (!validate(manifest)) {
-    const problems = (validate.errors ?? []).map(describeError).join("; ");
-    throw new CliError(`${join(dir, MANIFEST)} is not a backup manifest: ${problems}`);
+  const problems = manifestProblems(manifest);
+  if (problems.length > 0) {
+    throw new CliError(`${join(dir, MANIFEST)} is not a backup manifest: ${problems.join("; ")}`);
   }
-  return manifest;
+  return manifest as Manifest;
 }
 
 /**

@@ -16,7 +16,7 @@ import {
   LeaseLostError,
   type RangeLease,
   raiseProgress,
-} from "../jobs/lifecycle.ts";
+} from "../jobs/lifecycle/index.ts";
 import { logger } from "../observability.ts";
 import { isPermanent, reasonOf } from "./export-errors.ts";
 import { exportFile } from "./export-file.ts";

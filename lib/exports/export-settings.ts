@@ -2,7 +2,7 @@ import type { ExportScope } from "../chat-db/export-scope.ts";
 import { config } from "../config.ts";
 import type { InvocationClock } from "../jobs/job-queue.ts";
 import type { ExportCheckpoint, JobRecord } from "../jobs/job-record.ts";
-import type { Lease } from "../jobs/lifecycle.ts";
+import type { Lease } from "../jobs/lifecycle/index.ts";
 
 /** Tuning of one run; every value defaults to the service configuration. */
 export interface ExportWorkerOptions {

@@ -12,7 +12,7 @@ import {
   PermanentJobError,
   removeRanges,
   runLeased,
-} from "../jobs/lifecycle.ts";
+} from "../jobs/lifecycle/index.ts";
 import { jobMetric, logger } from "../observability.ts";
 import { isPermanent, reasonOf } from "./export-errors.ts";
 import { runRange } from "./export-ranges.ts";

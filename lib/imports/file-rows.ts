@@ -1,11 +1,9 @@
 import { Readable } from "node:stream";
 import { createGunzip, type Gunzip } from "node:zlib";
+import { ImportFileError } from "./import-file-error.ts";
 import { RowSplitter } from "./row-splitter.ts";
 
-/** Why an import file cannot be read as rows at all: one sentence for `errors.Message`. */
-export class ImportFileError extends Error {
-  override name = "ImportFileError";
-}
+export { ImportFileError };
 
 /** True when the bytes begin like a gzip stream (1f 8b), whatever the file is called. */
 export function isGzip(bytes: Uint8Array): boolean {

@@ -3,7 +3,7 @@ import { BadRequestError, UnsupportedMediaTypeError } from "../errors.ts";
 import { putObject } from "../jobs/files.ts";
 import type { JobRecord, OnExisting, Resource } from "../jobs/job-record.ts";
 import { newJob } from "../jobs/jobs.ts";
-import { open } from "../jobs/lifecycle.ts";
+import { open } from "../jobs/lifecycle/index.ts";
 import { jobMetric, logger } from "../observability.ts";
 import { describeError, validatorFor } from "../validation.ts";
 

@@ -20,6 +20,7 @@ import { logger } from "../observability.ts";
 import { explainConflicts, skippedSoFar, skipSameRows } from "./existing-rows.ts";
 import { ImportFileError, instant, streamImportRows } from "./file-rows.ts";
 import { fanOutHashing, hasPlainPasswords } from "./password-stage.ts";
+import type { PipelineIo } from "./pipeline-io.ts";
 import { MAX_LISTED_PROBLEMS, problemSummary } from "./problems.ts";
 import { commentsImport } from "./resources/comments.ts";
 import { roomsImport } from "./resources/rooms.ts";
@@ -33,19 +34,7 @@ const SPECS: Record<Resource, ImportSpec> = {
   comments: commentsImport,
 };
 
-/** What the pipeline needs from the invocation running it. */
-export interface PipelineIo {
-  /** The file's bytes from the start (again, when a load must be redone). */
-  open(): Promise<AsyncIterable<Uint8Array>>;
-  /** NDJSON is accepted (uploaded files); otherwise only a JSON array. */
-  ndjson: boolean;
-  /** Milliseconds left in this invocation. */
-  remainingMs(): number;
-  /** Time an invocation keeps in reserve for handing over (IMPORT_RESERVE_MS). */
-  reserveMs: number;
-  /** The job's percentage, rising. */
-  progress(percentage: number): void;
-}
+export type { PipelineIo };
 
 export type PipelineOutcome =
   /** `rows` written (or, on a dry run, that would be); `skipped` already in the application. */

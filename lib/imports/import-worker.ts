@@ -8,7 +8,7 @@ import {
   type LeasedWork,
   PermanentJobError,
   runLeased,
-} from "../jobs/lifecycle.ts";
+} from "../jobs/lifecycle/index.ts";
 import { jobMetric, logger } from "../observability.ts";
 import { discardStaging, type PipelineOutcome, runImportPipeline } from "./import-pipeline.ts";
 import { hashChunk, isHashChunk } from "./password-stage.ts";

@@ -5,7 +5,7 @@ import { dropStaging, type StagingTables, stagingTables } from "../chat-db/stagi
 import { config } from "../config.ts";
 import { type InvocationClock, type JobMessage, sendJobMessage } from "../jobs/job-queue.ts";
 import { jobStore } from "../jobs/job-store.ts";
-import { raiseProgress } from "../jobs/lifecycle.ts";
+import { raiseProgress } from "../jobs/lifecycle/index.ts";
 import { logger } from "../observability.ts";
 import { passwordHasher } from "./password-hasher.ts";
 

@@ -1,4 +1,4 @@
-import { ImportFileError } from "./file-rows.ts";
+import { ImportFileError } from "./import-file-error.ts";
 
 /** Bytes of the file's first form that decide what it is, as the splitter meets them. */
 enum Byte {

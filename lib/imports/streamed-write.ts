@@ -12,7 +12,7 @@ import { BATCH_TABLE, copyLine, createBatchTable } from "../chat-db/staging.ts";
 import type { JobRecord } from "../jobs/job-record.ts";
 import { skipSameRows } from "./existing-rows.ts";
 import { ImportFileError, streamImportRows } from "./file-rows.ts";
-import type { PipelineIo } from "./import-pipeline.ts";
+import type { PipelineIo } from "./pipeline-io.ts";
 import { type ImportContext, type ImportSpec, RowProblemList } from "./staged-import.ts";
 
 /** What the streamed write needs from the pipeline: its file and clock, and a byte count. */

@@ -3,7 +3,7 @@ import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { instrumented, logger } from "../observability.ts";
 import { type JobMessage, parseJobMessage } from "./job-queue.ts";
 import type { JobKind } from "./job-record.ts";
-import type { JobOutcome } from "./lifecycle.ts";
+import type { JobOutcome } from "./lifecycle/index.ts";
 
 /** Another invocation holds the job: the message goes back to the queue and comes again later. */
 export class JobBusyError extends Error {

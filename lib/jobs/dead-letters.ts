@@ -4,7 +4,7 @@ import { abortUpload } from "./files.ts";
 import type { JobMessage } from "./job-queue.ts";
 import type { JobKind } from "./job-record.ts";
 import { jobStore } from "./job-store.ts";
-import { failAbandoned, type JobOutcome } from "./lifecycle.ts";
+import { failAbandoned, type JobOutcome } from "./lifecycle/index.ts";
 
 /** The sentence an API client reads in `error_message` (and an import's `errors.Message`). */
 export function deadLetterMessage(kind: JobKind, attempts = config().maxReceiveCount): string {

@@ -10,7 +10,7 @@ import {
 import { conditionally, dynamo } from "../aws/dynamodb.ts";
 import { config } from "../config.ts";
 import type { ExportRange, JobKind, JobRecord } from "./job-record.ts";
-import type { JobCondition, JobStore, NightlyGuard } from "./job-store.ts";
+import type { JobCondition, JobStore, NightlyGuard } from "./job-store-types.ts";
 import {
   EXPIRY_ATTRIBUTE,
   fromJobItem,

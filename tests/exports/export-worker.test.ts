@@ -7,7 +7,7 @@ import { objectKey } from "../../lib/jobs/files.ts";
 import { type JobMessage, sendJobMessage } from "../../lib/jobs/job-queue.ts";
 import { jobStore } from "../../lib/jobs/job-store.ts";
 import { newJob } from "../../lib/jobs/jobs.ts";
-import type { JobOutcome } from "../../lib/jobs/lifecycle.ts";
+import type { JobOutcome } from "../../lib/jobs/lifecycle/index.ts";
 import { call, clock, newApp, type TestApp } from "../support/harness.ts";
 import {
   deliverExport,

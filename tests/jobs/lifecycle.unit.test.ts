@@ -16,7 +16,7 @@ import {
   open,
   PermanentJobError,
   runLeased,
-} from "../../lib/jobs/lifecycle.ts";
+} from "../../lib/jobs/lifecycle/index.ts";
 import { lambdaContext } from "../../scripts/local/lambda-runtime.ts";
 import { sqsEvent } from "../../scripts/local/sqs-event.ts";
 import { MemoryJobStore } from "../support/memory-job-store.ts";
