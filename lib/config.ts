@@ -12,6 +12,7 @@ export interface Config {
   /** Only the functions that send or receive job messages have their queue's URL. */
   exportQueueUrl?: string;
   importQueueUrl?: string;
+  backupQueueUrl?: string;
   databaseUrl: string;
   /** Per-service endpoint overrides (local emulators); undefined in AWS. */
   endpoints: { dynamodb?: string; sqs?: string; s3?: string };
@@ -40,6 +41,10 @@ export interface Config {
   maxReceiveCount: number;
   /** PostgreSQL connections per container. */
   pgPoolMax: number;
+  /** Nightly backups kept per application unless the application sets its own number. */
+  nightlyBackupsKept: number;
+  /** Days an API-triggered backup (record and files) is kept. */
+  backupRetentionDays: number;
 }
 
 /** Raised when the environment does not describe a usable configuration. */
@@ -82,6 +87,7 @@ export function loadConfig(env: Env = process.env): Config {
     bucketName: required(env, "BUCKET_NAME"),
     exportQueueUrl: env.EXPORT_QUEUE_URL || undefined,
     importQueueUrl: env.IMPORT_QUEUE_URL || undefined,
+    backupQueueUrl: env.BACKUP_QUEUE_URL || undefined,
     databaseUrl: required(env, "DATABASE_URL"),
     endpoints: {
       dynamodb: env.AWS_ENDPOINT_URL_DYNAMODB || undefined,
@@ -103,6 +109,8 @@ export function loadConfig(env: Env = process.env): Config {
     hashThreads: integer(env, "HASH_THREADS", cpuCount, 1, 64),
     maxReceiveCount: integer(env, "MAX_RECEIVE_COUNT", 5, 1, 1000),
     pgPoolMax: integer(env, "PG_POOL_MAX", 4, 1, 100),
+    nightlyBackupsKept: integer(env, "NIGHTLY_BACKUPS_KEPT", 7, 1, 366),
+    backupRetentionDays: integer(env, "BACKUP_RETENTION_DAYS", 30, 1, 3650),
   };
 }
 

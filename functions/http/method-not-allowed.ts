@@ -7,6 +7,8 @@ const ALLOWED: [RegExp, string[]][] = [
   [/\/imports$/, ["GET", "POST"]],
   [/\/imports\/uploads$/, ["POST"]],
   [/\/imports\/[^/]+$/, ["GET"]],
+  [/\/backups$/, ["GET", "POST"]],
+  [/\/backups\/[^/]+$/, ["GET", "DELETE"]],
   [/\/openapi\.json$/, ["GET"]],
 ];
 

@@ -8,7 +8,7 @@ import { settleDeadLetter } from "../../lib/jobs/dead-letters.ts";
  * malformed one is dropped. An import that ends here also drops its staging tables (with any
  * passwords still waiting to be hashed).
  */
-export const handler = jobConsumer(["export", "import"], async (message) => {
+export const handler = jobConsumer(["export", "import", "backup"], async (message) => {
   const outcome = await settleDeadLetter(message);
   if (outcome === "failed" && message.kind === "import") await discardStaging(message.jobId);
   return outcome;

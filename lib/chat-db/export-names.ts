@@ -1,3 +1,4 @@
+import type pg from "pg";
 import { chatDb } from "./pool.ts";
 
 /** A table whose rows an exported row names by id: users by email, rooms by unique id. */
@@ -8,14 +9,19 @@ const NAME_COLUMNS: Record<NamedTable, string> = { users: "email", rooms: "uniqu
 /** Fetches the JSON text of the names of `ids` in `table`; ids that are gone are left out. */
 export type NameSource = (table: NamedTable, ids: number[]) => Promise<Map<number, Buffer>>;
 
-/** Names read from the chat database, as JSON string literals escaped by PostgreSQL. */
-export const chatDbNames: NameSource = async (table, ids) => {
-  const { rows } = await chatDb().query<{ id: number; name: string }>(
-    `SELECT id, to_json(${NAME_COLUMNS[table]})::text AS name FROM ${table} WHERE id = ANY($1::bigint[])`,
-    [ids],
-  );
-  return new Map(rows.map((row) => [Number(row.id), Buffer.from(row.name, "utf8")]));
-};
+/** Names read through `db` (a pool, or one connection holding a snapshot), as JSON string literals escaped by PostgreSQL. */
+export function namesFrom(db: Pick<pg.ClientBase, "query">): NameSource {
+  return async (table, ids) => {
+    const { rows } = await db.query<{ id: number; name: string }>(
+      `SELECT id, to_json(${NAME_COLUMNS[table]})::text AS name FROM ${table} WHERE id = ANY($1::bigint[])`,
+      [ids],
+    );
+    return new Map(rows.map((row) => [Number(row.id), Buffer.from(row.name, "utf8")]));
+  };
+}
+
+/** Names read from the chat database's pool. */
+export const chatDbNames: NameSource = (table, ids) => namesFrom(chatDb())(table, ids);
 
 /** Entries kept per table before the cache starts afresh: a few tens of MiB at most. */
 const DEFAULT_CAPACITY = 200_000;

@@ -1,6 +1,8 @@
 import type { Readable } from "node:stream";
+import type pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import { CopyRowReader } from "./copy-row-reader.ts";
+import { NameCache, namesFrom } from "./export-names.ts";
 import { orderedScan } from "./export-queries.ts";
 import { exportRowsQuery } from "./export-row-shapes.ts";
 import { RowWriter } from "./export-row-writer.ts";
@@ -21,7 +23,11 @@ export interface ExportRowStream {
  * rows() call runs one COPY statement; read its rows to the end before the next call. Closing
  * while a COPY is still being read discards the connection (the server stops on its own).
  */
-export async function openExportRowStream(scope: ExportScope): Promise<ExportRowStream> {
+export async function openExportRowStream(
+  scope: ExportScope,
+  snapshot?: pg.PoolClient,
+): Promise<ExportRowStream> {
+  if (snapshot) return borrowedRowStream(scope, snapshot);
   const client = await chatDb().connect();
   let broken: Error | undefined;
   const onError = (error: Error) => {
@@ -61,6 +67,31 @@ export async function openExportRowStream(scope: ExportScope): Promise<ExportRow
       } catch {
         client.release(true);
       }
+    },
+  };
+}
+
+/**
+ * A row stream on a connection its caller holds inside a snapshot (a backup's one cut): rows and
+ * names are read in that snapshot. The caller gives the connection back; a stream closed in the
+ * middle of a COPY leaves it unusable, which the caller learns from its next statement.
+ */
+async function borrowedRowStream(
+  scope: ExportScope,
+  client: pg.PoolClient,
+): Promise<ExportRowStream> {
+  // SET LOCAL: the settings end with the snapshot's transaction.
+  await client.query(orderedScan.on.replaceAll("SET ", "SET LOCAL "));
+  let current: Readable | undefined;
+  return {
+    writer: new RowWriter(scope.resource, new NameCache(namesFrom(client))),
+    rows(cursor, limit, upTo) {
+      const sql = exportRowsQuery(scope, cursor, limit, upTo);
+      current = client.query(copyTo(`COPY (${sql}) TO STDOUT (FORMAT binary)`));
+      return new CopyRowReader(current);
+    },
+    async close() {
+      if (current && !current.readableEnded) current.destroy();
     },
   };
 }

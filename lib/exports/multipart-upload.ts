@@ -15,13 +15,20 @@ export interface UploadedPart {
   ETag: string;
 }
 
-/** Opens a multipart upload of a JSON file; returns its upload id. */
-export async function createUpload(key: string): Promise<string> {
+/**
+ * Opens a multipart upload of a JSON file (or another `contentType`, with S3 object tags given
+ * as `a=b&c=d`, which lifecycle rules can select on); returns its upload id.
+ */
+export async function createUpload(
+  key: string,
+  options: { contentType?: string; tagging?: string } = {},
+): Promise<string> {
   const { UploadId } = await s3().send(
     new CreateMultipartUploadCommand({
       Bucket: config().bucketName,
       Key: key,
-      ContentType: "application/json",
+      ContentType: options.contentType ?? "application/json",
+      Tagging: options.tagging,
     }),
   );
   if (!UploadId) throw new Error("storage answered without an upload id");

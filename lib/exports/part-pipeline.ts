@@ -1,4 +1,6 @@
+import { gzipSync } from "node:zlib";
 import type { IHasher } from "hash-wasm";
+import type { PoolClient } from "pg";
 import { CopyRowReader, cursorOf, type StreamedRow } from "../chat-db/copy-row-reader.ts";
 import type { ExportCursor, ExportScope } from "../chat-db/export-scope.ts";
 import { openExportRowStream } from "../chat-db/export-stream.ts";
@@ -31,6 +33,11 @@ export interface PartSink<C = ExportCursor> {
 /** Parts uploading at once while the next one fills (S3 takes parts of one upload in parallel). */
 const PARTS_IN_FLIGHT = 2;
 
+/** Uncompressed bytes per gzip member of a compressed file. */
+const GZIP_MEMBER_BYTES = 1024 * 1024;
+/** zlib's level 6 (its default): most of level 9's ratio at about twice its speed. */
+const GZIP_LEVEL = 6;
+
 /**
  * Cuts serialised rows into multipart-upload parts. Buffers are used in turn: one fills while up
  * to {@link PARTS_IN_FLIGHT} others upload. Each part is hashed when it is cut, in file order;
@@ -41,8 +48,10 @@ const PARTS_IN_FLIGHT = 2;
 export class PartPipeline<C = ExportCursor> {
   private readonly buffers: PartBuffer[];
   private current = 0;
-  /** The buffer rows are written to now. */
+  /** The buffer rows are written to now (gzip: the rows not yet compressed). */
   part: PartBuffer;
+  /** The part being filled: `part` itself, or with gzip the compressed members. */
+  private filling: PartBuffer;
   private pendingRows = 0;
   /** Parts cut and not yet recorded, oldest first; each settles once it and those before are recorded. */
   private inFlight: Promise<void>[] = [];
@@ -57,32 +66,49 @@ export class PartPipeline<C = ExportCursor> {
     private readonly sink: PartSink<C>,
     /** Number of the next part (1-based; a key range starts at its own number). */
     private nextPartNumber: number,
+    /**
+     * Store the bytes gzip-compressed: every ~1 MiB of rows becomes one gzip member, and a part
+     * is a whole number of members, so that the file (members joined) is one valid gzip stream
+     * and a later invocation continues it without any compressor state.
+     */
+    private readonly gzip = false,
   ) {
     this.buffers = Array.from({ length: PARTS_IN_FLIGHT + 1 }, () => new PartBuffer(partBytes));
-    this.part = this.buffers[0] as PartBuffer;
+    this.filling = this.buffers[0] as PartBuffer;
+    this.part = gzip ? new PartBuffer(GZIP_MEMBER_BYTES) : this.filling;
   }
 
   /** Counts one row written into `part`; true when the part is full and should be cut. */
   rowWritten(): boolean {
     this.pendingRows += 1;
-    return this.part.length >= this.partBytes;
+    return this.full();
   }
 
   /** True when the bytes written since the last cut fill a part. */
   full(): boolean {
-    return this.part.length >= this.partBytes;
+    if (this.gzip && this.part.length >= GZIP_MEMBER_BYTES) this.compress();
+    return this.filling.length >= this.partBytes;
+  }
+
+  /** Gzip: the rows written since the last member become one member of the part. */
+  private compress(): void {
+    if (!this.gzip || this.part.length === 0) return;
+    this.filling.appendBytes(gzipSync(this.part.bytes(), { level: GZIP_LEVEL }));
+    this.part.clear();
   }
 
   /** Starts storing the buffered rows (ending at `cursor`) as the next part. */
   async cut(cursor: C): Promise<void> {
-    this.start(this.part.bytes(), this.pendingRows, cursor);
+    this.compress();
+    this.start(this.filling.bytes(), this.pendingRows, cursor);
     this.pendingRows = 0;
     this.partsStarted += 1;
     this.current = (this.current + 1) % this.buffers.length;
-    this.part = this.buffers[this.current] as PartBuffer;
+    this.filling = this.buffers[this.current] as PartBuffer;
+    if (!this.gzip) this.part = this.filling;
     // The next buffer is free once the part last written in it is recorded.
     while (this.inFlight.length > PARTS_IN_FLIGHT) await this.inFlight.shift();
-    this.part.clear();
+    this.filling.clear();
   }
 
   /** Waits for every part in flight (and rethrows the first failure, e.g. a lost lease). */
@@ -94,10 +120,11 @@ export class PartPipeline<C = ExportCursor> {
 
   /** Stores what is buffered as the last part (it may be small) without moving the cursor. */
   async storeLast(): Promise<void> {
-    this.start(this.part.bytes(), this.pendingRows, undefined);
+    this.compress();
+    this.start(this.filling.bytes(), this.pendingRows, undefined);
     this.pendingRows = 0;
     await this.settle();
-    this.part.clear();
+    this.filling.clear();
   }
 
   /**
@@ -142,6 +169,8 @@ export interface RowStreamPlan {
   pageRows: number;
   /** Appends what precedes the next row in the file (the array's start or a separator) and counts the row. */
   startRow(part: PartBuffer): void;
+  /** A connection holding a snapshot to read the rows (and their names) in; default: the pool. */
+  snapshot?: PoolClient;
   /** Called between two statements (progress). */
   between?(): Promise<void>;
   /** True once the invocation should hand over rather than start another statement. */
@@ -162,7 +191,7 @@ export async function streamRowsIntoParts(
   pipeline: PartPipeline,
   plan: RowStreamPlan,
 ): Promise<boolean> {
-  const stream = await openExportRowStream(plan.scope);
+  const stream = await openExportRowStream(plan.scope, plan.snapshot);
   const { writer } = stream;
   /** Writes a row resolve() just returned true for; true when the part is full (no promise per row). */
   const append = (row: StreamedRow): boolean => {

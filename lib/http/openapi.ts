@@ -20,6 +20,7 @@ import {
   importRowErrorSchema,
 } from "../../schemas/job-records.ts";
 import { MAX_IMPORT_BYTES } from "../imports/import-jobs.ts";
+import { backupPaths, backupSchemas } from "./openapi-backups.ts";
 
 /** Where the API lives; every path of the document starts here. */
 export const API_BASE = "/api/v2.1/rest";
@@ -226,6 +227,14 @@ function paths(): Json {
         ),
       },
     },
+    ...backupPaths({
+      base: API_BASE,
+      ref,
+      ok,
+      responses: (success, errors) => responses(success, errors),
+      parameters: { jobId, page, idempotencyKey },
+      toOpenApiSchema,
+    }),
     [`${API_BASE}/openapi.json`]: {
       get: {
         operationId: "getOpenApiDocument",
@@ -258,6 +267,7 @@ function components(): Json {
     ImportUserRow: toOpenApiSchema(importUserSchema),
     ImportRoomRow: toOpenApiSchema(importRoomSchema),
     ImportCommentRow: toOpenApiSchema(importCommentSchema),
+    ...backupSchemas({ toOpenApiSchema }),
   };
   for (const type of COMMENT_TYPES) {
     schemas[`CommentPayload_${type}`] = toOpenApiSchema(PAYLOAD_SCHEMAS[type]);

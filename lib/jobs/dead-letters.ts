@@ -1,3 +1,4 @@
+import { currentBackupFileKey } from "../backups/backup-files.ts";
 import { config } from "../config.ts";
 import { jobMetric, logger } from "../observability.ts";
 import { abortUpload } from "./files.ts";
@@ -9,9 +10,9 @@ import { failAbandoned, type JobOutcome } from "./lifecycle/index.ts";
 /** The sentence an API client reads in `error_message` (and an import's `errors.Message`). */
 export function deadLetterMessage(kind: JobKind, attempts = config().maxReceiveCount): string {
   const retry =
-    kind === "export"
-      ? "please request the export again, and contact support if it keeps failing"
-      : "please upload the file again, and contact support if it keeps failing";
+    kind === "import"
+      ? "please upload the file again, and contact support if it keeps failing"
+      : `please request the ${kind} again, and contact support if it keeps failing`;
   return `the ${kind} could not be completed after ${attempts} attempts; ${retry}`;
 }
 
@@ -31,15 +32,19 @@ export async function settleDeadLetter(message: JobMessage): Promise<JobOutcome>
     return "dropped";
   }
   const uploadId = job.checkpoint?.uploadId;
-  if (uploadId) await abortUpload(job.objectKey, uploadId);
+  if (uploadId) {
+    await abortUpload(job.kind === "backup" ? currentBackupFileKey(job) : job.objectKey, uploadId);
+  }
   logger.error("job failed: its message was dead-lettered", {
     kind: job.kind,
     resource: job.resource,
     previous_status: job.status,
     aborted_upload: Boolean(uploadId),
   });
-  const kind = job.kind === "export" ? "Exports" : "Imports";
-  jobMetric(`${kind}DeadLettered`, "Count", 1, job.resource);
-  jobMetric(`${kind}Failed`, "Count", 1, job.resource);
+  const kind = { export: "Exports", import: "Imports", backup: "Backups" }[job.kind];
+  // A backup's metrics are for the set as a whole.
+  const resource = job.kind === "backup" ? "all" : job.resource;
+  jobMetric(`${kind}DeadLettered`, "Count", 1, resource);
+  jobMetric(`${kind}Failed`, "Count", 1, resource);
   return "failed";
 }

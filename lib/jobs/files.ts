@@ -10,9 +10,14 @@ import { s3 } from "../aws/s3.ts";
 import { config } from "../config.ts";
 import type { JobKind } from "./job-record.ts";
 
+/** An application id as it appears in object keys. */
+export function encodeAppId(appId: string): string {
+  return encodeURIComponent(appId);
+}
+
 /** Every object lives under its application's prefix: `exports/<app>/<job>.json`. */
 export function objectKey(kind: JobKind, appId: string, jobId: string): string {
-  return `${kind}s/${encodeURIComponent(appId)}/${jobId}.json`;
+  return `${kind}s/${encodeAppId(appId)}/${jobId}.json`;
 }
 
 /** The temporary file of key range `range` of a parallel export: `exports/<app>/<job>.range-<k>`. */
@@ -25,6 +30,7 @@ export function presignDownload(
   key: string,
   filename: string,
   expiresIn = config().downloadUrlTtlSeconds,
+  contentType = "application/json",
 ): Promise<string> {
   const safeName = filename.replace(/["\\\r\n]/g, "_");
   return getSignedUrl(
@@ -33,7 +39,7 @@ export function presignDownload(
       Bucket: config().bucketName,
       Key: key,
       ResponseContentDisposition: `attachment; filename="${safeName}"; filename*=UTF-8''${encodeURIComponent(filename)}`,
-      ResponseContentType: "application/json",
+      ResponseContentType: contentType,
     }),
     { expiresIn },
   );
@@ -59,6 +65,7 @@ export async function putObject(
   key: string,
   body: Buffer,
   contentType = "application/json",
+  tagging?: string,
 ): Promise<void> {
   await s3().send(
     new PutObjectCommand({
@@ -66,6 +73,7 @@ export async function putObject(
       Key: key,
       Body: body,
       ContentType: contentType,
+      Tagging: tagging,
     }),
   );
 }

@@ -17,8 +17,16 @@ export interface JobMessage {
   range?: number;
 }
 
+/** The kinds of job a message can carry. */
+const JOB_KINDS: readonly JobKind[] = ["export", "import", "backup"];
+
 function queueUrl(kind: JobKind): string {
-  const url = kind === "export" ? config().exportQueueUrl : config().importQueueUrl;
+  const urls: Record<JobKind, string | undefined> = {
+    export: config().exportQueueUrl,
+    import: config().importQueueUrl,
+    backup: config().backupQueueUrl,
+  };
+  const url = urls[kind];
   if (!url) throw new ConfigError(`the ${kind} queue URL is not configured for this function`);
   return url;
 }
@@ -58,7 +66,7 @@ export function parseJobMessage(body: string): JobMessage | undefined {
   try {
     const value = JSON.parse(body) as Partial<JobMessage>;
     if (
-      (value.kind === "export" || value.kind === "import") &&
+      JOB_KINDS.includes(value.kind as JobKind) &&
       typeof value.appId === "string" &&
       typeof value.jobId === "string" &&
       Number.isInteger(value.seq) &&

@@ -2,7 +2,7 @@ import { config } from "../config.ts";
 
 export const RESOURCES = ["users", "rooms", "comments"] as const;
 export type Resource = (typeof RESOURCES)[number];
-export type JobKind = "export" | "import";
+export type JobKind = "export" | "import" | "backup";
 export type JobStatus = "started" | "processing" | "finished" | "failed";
 export type JobTrigger = "api" | "schedule";
 
@@ -76,7 +76,38 @@ export interface ImportRowError {
   message: string;
 }
 
-/** One export or import job, as kept in the jobs table. */
+/** The instant a backup holds: taken once, by the invocation that starts the backup. */
+export interface BackupCut {
+  /** The cut's instant (the snapshot's transaction time, ISO 8601 UTC). */
+  at: string;
+  /** Per table, the largest id visible at the cut: rows with larger ids are never in the set. */
+  maxIds: Record<Resource, number>;
+  /** The cut's snapshot (`pg_current_snapshot()` text): rows changed after it are detectable. */
+  snapshot: string;
+}
+
+/** One finished file of a backup set. */
+export interface BackupFile {
+  key: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+}
+
+/** What a backup job keeps beside the job fields. */
+export interface BackupState {
+  compression: "gzip" | "none";
+  cut?: BackupCut;
+  /** Set when some of the set was read after the invocation that took the cut had ended. */
+  resumed?: boolean;
+  /** The finished files; the one being written is `JobRecord.resource` with `checkpoint`. */
+  files: Partial<Record<Resource, BackupFile>>;
+  manifestSha256?: string;
+  /** Rows of the three types within the cut (the denominator of `percentage`). */
+  expectedRows?: Record<Resource, number>;
+}
+
+/** One export, import or backup job, as kept in the jobs table. */
 export interface JobRecord {
   appId: string;
   jobId: string;
@@ -110,6 +141,8 @@ export interface JobRecord {
   leaseOwner?: string;
   leaseUntil?: number;
   checkpoint?: ExportCheckpoint;
+  /** A backup's cut, files and compression (kind `backup` only). */
+  backup?: BackupState;
   /** Epoch seconds after which the record expires (DynamoDB TTL). */
   expiresAt: number;
   idempotencyKey?: string;

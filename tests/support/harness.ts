@@ -84,13 +84,14 @@ export async function call(
  * @returns how many messages were delivered
  */
 export async function drainQueue(
-  queue: "ExportQueue" | "ImportQueue" | "DeadLetterQueue",
+  queue: "ExportQueue" | "ImportQueue" | "BackupQueue" | "DeadLetterQueue",
   options: { maxMessages?: number; budgetMs?: number } = {},
 ): Promise<number> {
   const binding = {
     functionName: {
       ExportQueue: "exportWorker",
       ImportQueue: "importWorker",
+      BackupQueue: "backupWorker",
       DeadLetterQueue: "deadLetter",
     }[queue],
     queueUrl: stack.queues[queue] as string,
