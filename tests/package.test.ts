@@ -14,6 +14,7 @@ const NIGHTLY_CRON = "cron(30 1 * * ? *)";
 const CONSUMERS = {
   exportWorker: "ExportQueue",
   importWorker: "ImportQueue",
+  backupWorker: "BackupQueue",
   deadLetter: "DeadLetterQueue",
 } as const;
 
@@ -106,13 +107,13 @@ describe("the packaged CloudFormation template", () => {
     expect(Number(limits.ThrottlingBurstLimit)).toBe(50);
   });
 
-  it("redrives the export and import queues to the dead-letter queue after 5 deliveries", () => {
+  it("redrives the export, import and backup queues to the dead-letter queue after 5 deliveries", () => {
     expect(
       resourcesOf("AWS::SQS::Queue")
         .map(([id]) => id)
         .sort(),
-    ).toEqual(["DeadLetterQueue", "ExportQueue", "ImportQueue"]);
-    for (const id of ["ExportQueue", "ImportQueue"]) {
+    ).toEqual(["BackupQueue", "DeadLetterQueue", "ExportQueue", "ImportQueue"]);
+    for (const id of ["ExportQueue", "ImportQueue", "BackupQueue"]) {
       expect(resource(id).Properties.RedrivePolicy).toEqual({
         deadLetterTargetArn: { "Fn::GetAtt": ["DeadLetterQueue", "Arn"] },
         maxReceiveCount: 5,
@@ -147,12 +148,28 @@ describe("the packaged CloudFormation template", () => {
     });
     expect(bucket.BucketEncryption.ServerSideEncryptionConfiguration).toHaveLength(1);
     const rules = bucket.LifecycleConfiguration.Rules as Record<string, unknown>[];
-    expect(rules.map((rule) => [rule.Prefix, Number(rule.ExpirationInDays)])).toEqual([
-      ["exports/", 30],
-      ["imports/", 30],
+    const prefixOf = (rule: Record<string, any>) => rule.Prefix ?? rule.Filter?.And?.Prefix;
+    const tagOf = (rule: Record<string, any>) => rule.Filter?.And?.Tags?.[0]?.Value;
+    expect(
+      rules
+        .filter((rule) => rule.ExpirationInDays !== undefined)
+        .map((rule) => [prefixOf(rule), tagOf(rule), Number(rule.ExpirationInDays)]),
+    ).toEqual([
+      ["exports/", undefined, 30],
+      // Backups: nightly sets are kept by the schedule (newest 7); storage expires them as a backstop.
+      ["backups/", "nightly", 21],
+      ["backups/", "api", 30],
+      ["imports/", undefined, 30],
       // Uploaded import files are needed for a day at most, started or not.
-      ["uploads/", 1],
+      ["uploads/", undefined, 1],
     ]);
+    // Unfinished multipart uploads of backup files are given up after two days.
+    expect(rules).toContainEqual(
+      expect.objectContaining({
+        Prefix: "backups/",
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 2 },
+      }),
+    );
     const statements = resource("FilesBucketPolicy").Properties.PolicyDocument.Statement;
     expect(statements).toContainEqual(
       expect.objectContaining({
