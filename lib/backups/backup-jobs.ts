@@ -7,7 +7,7 @@ import { BadRequestError } from "../errors.ts";
 import { abortUpload, deleteObject, presignDownload } from "../jobs/files.ts";
 import { displayTime, type JobRecord, type JobTrigger, RESOURCES } from "../jobs/job-record.ts";
 import { findJob, listJobs, newJob } from "../jobs/jobs.ts";
-import { cancel, open } from "../jobs/lifecycle.ts";
+import { cancel, open } from "../jobs/lifecycle/index.ts";
 import { jobMetric, logger } from "../observability.ts";
 import { describeError, validatorFor } from "../validation.ts";
 import {

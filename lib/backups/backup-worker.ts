@@ -22,7 +22,7 @@ import {
   type LeasedWork,
   PermanentJobError,
   runLeased,
-} from "../jobs/lifecycle.ts";
+} from "../jobs/lifecycle/index.ts";
 import { jobMetric, logger } from "../observability.ts";
 import { changedSinceCut, closeSnapshot, countInCut, openSnapshot, takeCut } from "./backup-cut.ts";
 import { backupFileKey, backupTagging } from "./backup-files.ts";
@@ -173,6 +173,7 @@ class BackupRun implements LeasedWork {
           contentType: state.compression === "gzip" ? "application/gzip" : "application/json",
           tagging: backupTagging(this.job),
         }),
+        uploadKey: key,
         parts: [],
         rows: 0,
         bytes: 0,

@@ -1,4 +1,3 @@
-import { currentBackupFileKey } from "../backups/backup-files.ts";
 import { config } from "../config.ts";
 import { jobMetric, logger } from "../observability.ts";
 import { abortUpload } from "./files.ts";
@@ -33,7 +32,7 @@ export async function settleDeadLetter(message: JobMessage): Promise<JobOutcome>
   }
   const uploadId = job.checkpoint?.uploadId;
   if (uploadId) {
-    await abortUpload(job.kind === "backup" ? currentBackupFileKey(job) : job.objectKey, uploadId);
+    await abortUpload(job.checkpoint?.uploadKey ?? job.objectKey, uploadId);
   }
   logger.error("job failed: its message was dead-lettered", {
     kind: job.kind,

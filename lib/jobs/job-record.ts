@@ -14,6 +14,8 @@ export interface ExportCheckpoint {
   cutId: number;
   expectedRows: number;
   uploadId: string;
+  /** The object the upload writes, when it is not the job's `objectKey` (a backup's files). */
+  uploadKey?: string;
   parts: { PartNumber: number; ETag: string }[];
   rows: number;
   bytes: number;
