@@ -1,9 +1,8 @@
 #!/usr/bin/env node
-// chat-backup is written in TypeScript and runs through tsx, like the rest of the service's tools.
+// In a clone of the repository chat-backup runs from its TypeScript sources through tsx, like the
+// service's other tools. The installable package (packages/chat-backup) is plain JavaScript.
 import { register } from "tsx/esm/api";
 
 register();
-const { run } = await import("../lib/cli/main.ts");
-const code = await run(process.argv);
-// Open keep-alive sockets must not hold the exit back once the work is done.
-process.stdout.write("", () => process.exit(code));
+const { main } = await import("../lib/cli/entry.ts");
+await main();

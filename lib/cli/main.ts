@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { Argument, Command, CommanderError, Option } from "commander";
 import { ApiClient } from "./api-client.ts";
 import { backupApplication } from "./backup-command.ts";
@@ -9,6 +8,7 @@ import { importFile } from "./import-command.ts";
 import { JOB_KINDS, type JobKind, listJobs } from "./jobs-command.ts";
 import { formatBytes, formatCount, Reporter } from "./progress.ts";
 import { restoreApplication } from "./restore-command.ts";
+import { VERSION } from "./version.ts";
 
 interface GlobalOptions {
   url: string;
@@ -16,12 +16,6 @@ interface GlobalOptions {
   secret?: string;
   json?: boolean;
 }
-
-const VERSION = (
-  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  }
-).version;
 
 function context(command: Command, reporter: Reporter): CommandContext {
   const options = command.optsWithGlobals<GlobalOptions>();

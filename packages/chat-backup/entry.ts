@@ -1,0 +1,3 @@
+import { main } from "../../lib/cli/entry.ts";
+
+await main();
