@@ -45,6 +45,23 @@ export interface Config {
   nightlyBackupsKept: number;
   /** Days an API-triggered backup (record and files) is kept. */
   backupRetentionDays: number;
+  /** Limits on what an import file may hold (SPEC 11); each breach fails with a sentence naming it. */
+  importLimits: ImportLimits;
+  /** Server-side timeouts on every chat database connection, in milliseconds (0: none). */
+  pgTimeouts: { statementMs: number; lockMs: number; idleInTransactionMs: number };
+  /** A job message that failed for a reason a retry may cure comes again after this backoff. */
+  retryBackoff: { baseSeconds: number; maxSeconds: number };
+}
+
+export interface ImportLimits {
+  /** Bytes of JSON of one row (IMPORT_MAX_ROW_BYTES). */
+  rowBytes: number;
+  /** Nesting levels of a comment's Payload (IMPORT_MAX_PAYLOAD_DEPTH). */
+  payloadDepth: number;
+  /** Bytes a gzip file sent in a form may inflate to (IMPORT_MAX_FORM_INFLATED_BYTES). */
+  formInflatedBytes: number;
+  /** Bytes an uploaded gzip file may inflate to (IMPORT_MAX_INFLATED_BYTES). */
+  uploadInflatedBytes: number;
 }
 
 /** Raised when the environment does not describe a usable configuration. */
@@ -111,6 +128,21 @@ export function loadConfig(env: Env = process.env): Config {
     pgPoolMax: integer(env, "PG_POOL_MAX", 4, 1, 100),
     nightlyBackupsKept: integer(env, "NIGHTLY_BACKUPS_KEPT", 7, 1, 366),
     backupRetentionDays: integer(env, "BACKUP_RETENTION_DAYS", 30, 1, 3650),
+    importLimits: {
+      rowBytes: integer(env, "IMPORT_MAX_ROW_BYTES", 1024 * 1024, 1024, 256 * 1024 * 1024),
+      payloadDepth: integer(env, "IMPORT_MAX_PAYLOAD_DEPTH", 32, 1, 1000),
+      formInflatedBytes: integer(env, "IMPORT_MAX_FORM_INFLATED_BYTES", 64 * 1024 ** 2, 1, 2 ** 40),
+      uploadInflatedBytes: integer(env, "IMPORT_MAX_INFLATED_BYTES", 64 * 1024 ** 3, 1, 2 ** 50),
+    },
+    pgTimeouts: {
+      statementMs: integer(env, "PG_STATEMENT_TIMEOUT_MS", 300_000, 0, 3_600_000),
+      lockMs: integer(env, "PG_LOCK_TIMEOUT_MS", 30_000, 0, 3_600_000),
+      idleInTransactionMs: integer(env, "PG_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000, 0, 3_600_000),
+    },
+    retryBackoff: {
+      baseSeconds: integer(env, "JOB_RETRY_BASE_SECONDS", 10, 0, 43_200),
+      maxSeconds: integer(env, "JOB_RETRY_MAX_SECONDS", 300, 0, 43_200),
+    },
   };
 }
 

@@ -9,14 +9,23 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 let pool: pg.Pool | undefined;
 
-/** The chat database connection pool, created once per container. */
+/**
+ * The chat database connection pool, created once per container. Every connection carries
+ * server-side timeouts (PG_STATEMENT_TIMEOUT_MS, PG_LOCK_TIMEOUT_MS,
+ * PG_IDLE_IN_TRANSACTION_TIMEOUT_MS): no statement, lock wait or abandoned transaction of a
+ * stuck or vanished worker holds the database for longer.
+ */
 export function chatDb(): pg.Pool {
   if (!pool) {
+    const timeouts = config().pgTimeouts;
     pool = new pg.Pool({
       connectionString: config().databaseUrl,
       max: config().pgPoolMax,
       options: "-c TimeZone=UTC",
       idleTimeoutMillis: 30000,
+      statement_timeout: timeouts.statementMs || undefined,
+      lock_timeout: timeouts.lockMs || undefined,
+      idle_in_transaction_session_timeout: timeouts.idleInTransactionMs || undefined,
     });
     // An idle client losing its connection must not crash the process.
     pool.on("error", () => {});

@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import type { Writable } from "node:stream";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
@@ -147,22 +146,36 @@ export function copyLine(values: readonly unknown[], width = values.length): str
 
 /**
  * Writes rows into a table with COPY FROM STDIN on a connection of its own, with backpressure;
- * rows are buffered into blocks so that the stream sees few, large writes.
+ * rows are buffered into blocks so that the stream sees few, large writes. The connection goes
+ * back to the pool exactly once: whole after a COPY that ended well, destroyed after any failure
+ * (a connection left in the middle of a COPY would hold the table's lock for as long as it lives).
  */
 export class CopyWriter {
   private stream: Writable | undefined;
   private buffer: string[] = [];
   private bufferedChars = 0;
   private failure: Error | undefined;
+  private released = false;
+  private readonly onClientError = (error: Error) => {
+    this.failure ??= error;
+  };
 
   private constructor(private readonly client: pg.PoolClient) {}
 
   static async open(pool: pg.Pool, table: string, columns: readonly string[]): Promise<CopyWriter> {
     const client = await pool.connect();
     const writer = new CopyWriter(client);
-    writer.stream = client.query(
-      copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`),
-    ) as unknown as Writable;
+    // A connection error while the COPY runs must not reach the process as an unhandled event.
+    client.on("error", writer.onClientError);
+    try {
+      writer.stream = client.query(
+        copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`),
+      ) as unknown as Writable;
+    } catch (error) {
+      writer.failure = error as Error;
+      writer.release();
+      throw error;
+    }
     writer.stream.on("error", (error: Error) => {
       writer.failure ??= error;
     });
@@ -184,7 +197,8 @@ export class CopyWriter {
     this.buffer = [];
     this.bufferedChars = 0;
     const stream = this.stream as Writable;
-    if (!stream.write(block)) await once(stream, "drain");
+    if (!stream.write(block)) await drained(stream);
+    if (this.failure) throw this.failure;
   }
 
   /** Ends the COPY and waits until PostgreSQL has every row. */
@@ -193,18 +207,72 @@ export class CopyWriter {
       await this.flush();
       const stream = this.stream as Writable;
       stream.end();
-      if (!this.failure) await once(stream, "finish");
+      if (!this.failure) await finishedOrFailed(stream);
       if (this.failure) throw this.failure;
+    } catch (error) {
+      this.failure ??= error as Error;
+      throw error;
     } finally {
-      this.client.release(this.failure);
+      this.release();
     }
   }
 
-  /** Gives the connection up after a failure elsewhere; the COPY is abandoned. */
+  /**
+   * Gives the connection up after a failure elsewhere; the COPY is abandoned with it. Safe to
+   * call at any time and more than once (also after `close`), and never throws.
+   */
   abort(): void {
-    const error = this.failure ?? new Error("COPY abandoned");
-    this.failure = error;
-    (this.stream as Writable | undefined)?.destroy(error);
-    this.client.release(error);
+    if (this.released) return;
+    this.failure ??= new Error("COPY abandoned");
+    try {
+      (this.stream as Writable | undefined)?.destroy(this.failure);
+    } catch {
+      // the connection is destroyed below either way
+    }
+    this.release();
   }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    // A destroyed connection may still report its end: it keeps the listener.
+    if (!this.failure) this.client.off("error", this.onClientError);
+    try {
+      // With an error, pg destroys the connection instead of pooling it: its backend ends,
+      // and with it any COPY and lock it held.
+      this.client.release(this.failure ?? undefined);
+    } catch {
+      // already given back by pg itself
+    }
+  }
+}
+
+/** Resolves on `drain`, or when the stream fails or closes first. */
+function drained(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("error", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("error", done);
+    stream.on("close", done);
+  });
+}
+
+/** Resolves when the COPY stream finished, or failed (the failure is kept by its listener). */
+function finishedOrFailed(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("finish", done);
+      stream.off("error", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("finish", done);
+    stream.on("error", done);
+    stream.on("close", done);
+  });
 }
