@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
 import { createGunzip, type Gunzip } from "node:zlib";
 import { ImportFileError } from "./import-file-error.ts";
+import { config } from "../config.ts";
 import { RowSplitter } from "./row-splitter.ts";
 
 export { ImportFileError };
@@ -12,16 +13,43 @@ export function isGzip(bytes: Uint8Array): boolean {
 
 const NOT_GZIP = "The file starts like a gzip file but could not be decompressed.";
 
+export interface RowStreamOptions {
+  /** NDJSON is accepted besides a JSON array. */
+  ndjson?: boolean;
+  /** A row above this many bytes of JSON comes out as an `OversizedRow`, not kept. */
+  maxRowBytes?: number;
+  /** A gzip file inflating to more than this many bytes fails the file. */
+  maxInflatedBytes?: number;
+  /** The setting that sets `maxInflatedBytes`, named in the sentence of its failure. */
+  inflatedLimitName?: string;
+}
+
+/**
+ * The limits of SPEC 11 for a file that came in a form (gzip inflating to at most
+ * IMPORT_MAX_FORM_INFLATED_BYTES, JSON array only) or was uploaded (IMPORT_MAX_INFLATED_BYTES,
+ * NDJSON accepted); rows at most IMPORT_MAX_ROW_BYTES either way.
+ */
+export function importRowOptions(uploaded: boolean): RowStreamOptions {
+  const limits = config().importLimits;
+  return {
+    ndjson: uploaded,
+    maxRowBytes: limits.rowBytes,
+    maxInflatedBytes: uploaded ? limits.uploadInflatedBytes : limits.formInflatedBytes,
+    inflatedLimitName: uploaded ? "IMPORT_MAX_INFLATED_BYTES" : "IMPORT_MAX_FORM_INFLATED_BYTES",
+  };
+}
+
 /**
  * Streams an import file's rows in batches, never holding the file: gzip is recognised by its
- * first bytes and decompressed on the way.
+ * first bytes and decompressed on the way, up to `maxInflatedBytes`.
  */
 export async function* streamImportRows(
   source: AsyncIterable<Uint8Array>,
   resource: string,
-  options: { ndjson?: boolean } = {},
+  options: RowStreamOptions = {},
 ): AsyncGenerator<unknown[]> {
-  const splitter = new RowSplitter(resource, options.ndjson ?? false);
+  const splitter = new RowSplitter(resource, options.ndjson ?? false, options.maxRowBytes);
+  const maxInflated = options.maxInflatedBytes ?? Number.POSITIVE_INFINITY;
   const iterator = source[Symbol.asyncIterator]();
   const first = await iterator.next();
   if (first.done) {
@@ -40,8 +68,17 @@ export async function* streamImportRows(
     gunzip = createGunzip();
     chunks = Readable.from(rest()).pipe(gunzip);
   }
+  let inflated = 0;
   try {
     for await (const chunk of chunks) {
+      if (gunzip) {
+        inflated += chunk.length;
+        if (inflated > maxInflated) {
+          throw new ImportFileError(
+            `The gzip file inflates to more than ${maxInflated} bytes, the limit for this way of importing (${options.inflatedLimitName ?? "the inflated size limit"}).`,
+          );
+        }
+      }
       const rows = splitter.push(chunk);
       if (rows.length) yield rows;
     }
@@ -51,6 +88,10 @@ export async function* streamImportRows(
       throw new ImportFileError(NOT_GZIP);
     }
     throw error;
+  } finally {
+    // A file given up on half-way (a bad row, a limit, an error) releases its stream and socket.
+    gunzip?.destroy();
+    (source as { destroy?: () => void }).destroy?.();
   }
   const last = splitter.end();
   if (last.length) yield last;

@@ -18,14 +18,14 @@ import {
 import type { ImportErrors, JobRecord, Resource } from "../jobs/job-record.ts";
 import { logger } from "../observability.ts";
 import { explainConflicts, skippedSoFar, skipSameRows } from "./existing-rows.ts";
-import { ImportFileError, instant, streamImportRows } from "./file-rows.ts";
+import { ImportFileError, importRowOptions, instant, streamImportRows } from "./file-rows.ts";
 import { fanOutHashing, hasPlainPasswords } from "./password-stage.ts";
 import type { PipelineIo } from "./pipeline-io.ts";
-import { MAX_LISTED_PROBLEMS, problemSummary } from "./problems.ts";
+import { MAX_LISTED_PROBLEMS, problemSummary, rowErrorFromDatabase } from "./problems.ts";
 import { commentsImport } from "./resources/comments.ts";
 import { roomsImport } from "./resources/rooms.ts";
 import { usersImport } from "./resources/users.ts";
-import { type ImportContext, type ImportSpec, RowProblemList } from "./staged-import.ts";
+import { type ImportContext, type ImportSpec, RowProblemList, stageRow } from "./staged-import.ts";
 import { streamedWrite } from "./streamed-write.ts";
 
 const SPECS: Record<Resource, ImportSpec> = {
@@ -103,10 +103,10 @@ async function load(
         io.progress(percentage);
       }
     });
-    for await (const batch of streamImportRows(source, job.resource, { ndjson: io.ndjson })) {
+    for await (const batch of streamImportRows(source, job.resource, importRowOptions(io.ndjson))) {
       for (const row of batch) {
         problems.clear();
-        const staged = spec.stage(row, problems, context);
+        const staged = stageRow(spec, row, problems, context);
         const values =
           staged.values.length < width
             ? [...staged.values, ...new Array(width - staged.values.length).fill(null)]
@@ -241,6 +241,14 @@ async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcom
       if (error instanceof ImportFileError) {
         await dropStaging(chatDb(), job.jobId);
         return failed(error.message);
+      }
+      const refused = rowErrorFromDatabase(error);
+      if (refused) {
+        await dropStaging(chatDb(), job.jobId);
+        return failed(
+          `Row ${refused.row} of the ${job.resource} file holds a value the chat database cannot store, so nothing was imported.`,
+          [refused],
+        );
       }
       throw error;
     }

@@ -2,7 +2,10 @@
 export interface PipelineIo {
   /** The file's bytes from the start (again, when a load must be redone). */
   open(): Promise<AsyncIterable<Uint8Array>>;
-  /** NDJSON is accepted (uploaded files); otherwise only a JSON array. */
+  /**
+   * The file was uploaded: NDJSON is accepted and the upload path's limits apply; otherwise it
+   * came in a form (a JSON array only, the form path's limits).
+   */
   ndjson: boolean;
   /** Milliseconds left in this invocation. */
   remainingMs(): number;

@@ -35,3 +35,23 @@ export function problemSummary(
     hidden > 0 ? `; the first ${listed} problems are listed, ${hidden} more are not` : "";
   return `${failedRows} of ${rowCount} ${resource} rows break the import rules, so nothing was imported${more}.`;
 }
+
+/**
+ * The row error of a value PostgreSQL refused while a file's rows were copied into staging (a
+ * data exception, class 22, which the row checks did not foresee): its COPY line names the row.
+ * Undefined for any other error.
+ */
+export function rowErrorFromDatabase(
+  error: unknown,
+): { row: number; field: string; message: string } | undefined {
+  const { code, where } = error as { code?: unknown; where?: unknown };
+  if (typeof code !== "string" || !code.startsWith("22")) return undefined;
+  const found = /COPY rows_\w+, line (\d+)(?:, column (\w+))?/.exec(String(where ?? ""));
+  if (!found) return undefined;
+  const detail = String((error as Error).message).slice(0, 200);
+  return {
+    row: Number(found[1]) - 1,
+    field: found[2] ?? "",
+    message: `the chat database cannot store this row (${detail})`,
+  };
+}

@@ -1,4 +1,5 @@
 import { ImportFileError } from "./import-file-error.ts";
+import { noteInexactNumbers, OversizedRow } from "./row-text.ts";
 
 /** Bytes of the file's first form that decide what it is, as the splitter meets them. */
 enum Byte {
@@ -63,11 +64,19 @@ export class RowSplitter {
   private lineStart = 0;
   private offset = 0;
   private bomChecked = false;
+  /** The current row passed the row limit: its bytes are counted, no longer kept. */
+  private oversized = false;
+  private droppedBytes = 0;
   private readonly decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+  /**
+   * @param maxRowBytes a row above this many bytes comes out as an `OversizedRow` (its size
+   *   only), so that memory holds at most this much of any row however large the file's rows are
+   */
   constructor(
     private readonly resource: string,
     private readonly ndjson: boolean,
+    private readonly maxRowBytes = Number.POSITIVE_INFINITY,
   ) {}
 
   /** True once the file was recognised as NDJSON. */
@@ -154,7 +163,7 @@ export class RowSplitter {
           if (!isSpace(byte)) this.syntaxError(base + i);
           break;
         case State.Lines:
-          if (rowStart < 0 && this.pendingBytes === 0 && !isSpace(byte)) {
+          if (rowStart < 0 && this.pendingBytes === 0 && !this.oversized && !isSpace(byte)) {
             rowStart = i;
             this.rowLine = this.line;
             this.rowColumn = base + i - this.lineStart;
@@ -181,11 +190,14 @@ export class RowSplitter {
     }
     if (this.state === State.Other) {
       if (rowStart < 0) rowStart = 0;
-      if (this.pendingBytes <= OTHER_LIMIT) this.keep(chunk.subarray(rowStart));
+      this.pending.push(chunk.subarray(rowStart));
+      this.pendingBytes += chunk.length - rowStart;
+      // No array and no lines: what it is, is said from its first bytes; the rest is not read.
+      if (this.pendingBytes > OTHER_LIMIT) this.describeOther();
     } else if (rowStart >= 0) {
       this.keep(chunk.subarray(rowStart));
     } else if (
-      this.pendingBytes > 0 &&
+      (this.pendingBytes > 0 || this.oversized) &&
       (this.state === State.InValue || this.state === State.Lines)
     ) {
       this.keep(chunk.subarray(start));
@@ -203,7 +215,7 @@ export class RowSplitter {
           `The file is empty; it must hold a JSON array of ${this.resource}${this.ndjson ? " or one JSON object per line" : ""}.`,
         );
       case State.Lines:
-        if (this.pendingBytes > 0) this.endLine(new Uint8Array(0), -1, 0, rows);
+        if (this.pendingBytes > 0 || this.oversized) this.endLine(new Uint8Array(0), -1, 0, rows);
         return rows;
       case State.Done:
         return rows;
@@ -233,13 +245,30 @@ export class RowSplitter {
     this.state = State.Done;
   }
 
+  /** Keeps bytes of the open row, up to the row limit; past it only their count. */
   private keep(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
+    if (this.oversized || this.pendingBytes + bytes.length > this.maxRowBytes) {
+      this.droppedBytes += this.pendingBytes + bytes.length;
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.oversized = true;
+      return;
+    }
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;
   }
 
-  private takeBytes(chunk: Uint8Array, rowStart: number, end: number): Uint8Array {
+  /** The row's bytes, or an OversizedRow when they are more than the row limit. */
+  private takeBytes(chunk: Uint8Array, rowStart: number, end: number): Uint8Array | OversizedRow {
+    const size = this.pendingBytes + this.droppedBytes + Math.max(end - Math.max(rowStart, 0), 0);
+    if (this.oversized || size > this.maxRowBytes) {
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.oversized = false;
+      this.droppedBytes = 0;
+      return new OversizedRow(size);
+    }
     if (this.pendingBytes === 0) return chunk.subarray(Math.max(rowStart, 0), end);
     const parts = [...this.pending, chunk.subarray(Math.max(rowStart, 0), end)];
     this.pending = [];
@@ -254,20 +283,22 @@ export class RowSplitter {
   }
 
   private endLine(chunk: Uint8Array, rowStart: number, end: number, rows: unknown[]): void {
-    if (rowStart < 0 && this.pendingBytes === 0) return;
+    if (rowStart < 0 && this.pendingBytes === 0 && !this.oversized) return;
     const bytes = this.takeBytes(chunk, rowStart, end);
     rows.push(this.parse(bytes));
   }
 
-  private parse(bytes: Uint8Array): unknown {
+  private parse(bytes: Uint8Array | OversizedRow): unknown {
+    if (bytes instanceof OversizedRow) return bytes;
     let text: string;
     try {
       text = this.decoder.decode(bytes);
     } catch {
       throw new ImportFileError("The file is not valid UTF-8 text.");
     }
+    let value: unknown;
     try {
-      return JSON.parse(text);
+      value = JSON.parse(text);
     } catch (error) {
       // The parser's own message is not repeated: it quotes the file, and a users file holds passwords.
       const position = Number(/position (\d+)/.exec(String((error as Error).message))?.[1]);
@@ -283,6 +314,8 @@ export class RowSplitter {
       }
       throw new ImportFileError(`The file is not valid JSON (at line ${line}, column ${column}).`);
     }
+    noteInexactNumbers(value, text);
+    return value;
   }
 
   private syntaxError(position: number): never {

@@ -1,9 +1,12 @@
 import type { ErrorObject } from "ajv";
 import type { StagingColumn, StagingTables } from "../chat-db/staging.ts";
+import { config } from "../config.ts";
 import type { Resource } from "../jobs/job-record.ts";
+import { logger } from "../observability.ts";
 import { errorField } from "../validation.ts";
 import type { Instant } from "./file-rows.ts";
 import { describeSchemaError } from "./problems.ts";
+import { checkRowValues } from "./row-checks.ts";
 
 export interface ImportContext {
   appId: string;
@@ -11,12 +14,22 @@ export interface ImportContext {
   importedAt: Instant;
 }
 
+/** Text with NUL and lone surrogates written as `\u0000`-style escapes, storable and readable. */
+export function printable(text: string): string {
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what this escapes
+    /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 /** Problems of the row being read, in the order the checks find them. */
 export class RowProblemList {
   readonly items: { field: string; message: string }[] = [];
 
+  /** Field names and messages may quote the file's keys: NUL and lone surrogates are escaped. */
   add(field: string, message: string): void {
-    this.items.push({ field, message });
+    this.items.push({ field: printable(field), message: printable(message) });
   }
 
   /** Adds one problem per schema error, in words; `fieldPrefix` names a nested object. */
@@ -100,4 +113,31 @@ export function uniqueInFile(
     `UPDATE ${tables.rows} SET ok = false
      WHERE ok AND row IN (SELECT row FROM ${tables.problems} WHERE seq = ${seq})`,
   ];
+}
+
+/**
+ * The one step every import path takes with every row before anything of it is written
+ * anywhere: first the values the chat database would reject or change (`row-checks.ts`: NUL,
+ * lone surrogates, times, inexact numbers, nesting, row size), then the resource's own rules
+ * (`spec.stage`). A row that fails the first checks is staged with no values at all (only
+ * `schema_ok = false`), so that nothing of it reaches a COPY; a row that makes a check throw is a
+ * row error too, never a failed invocation.
+ */
+export function stageRow(
+  spec: ImportSpec,
+  row: unknown,
+  problems: RowProblemList,
+  context: ImportContext,
+): { ok: boolean; values: readonly unknown[] } {
+  if (!checkRowValues(spec.resource, row, config().importLimits, problems)) {
+    return { ok: false, values: [false] };
+  }
+  try {
+    return spec.stage(row, problems, context);
+  } catch (error) {
+    logger.warn("a row could not be checked", { error: error as Error });
+    problems.clear();
+    problems.add("", "the row could not be checked: it holds values of an unexpected kind");
+    return { ok: false, values: [false] };
+  }
 }

@@ -11,9 +11,9 @@ import { inTransaction } from "../chat-db/pool.ts";
 import { BATCH_TABLE, copyLine, createBatchTable } from "../chat-db/staging.ts";
 import type { JobRecord } from "../jobs/job-record.ts";
 import { skipSameRows } from "./existing-rows.ts";
-import { ImportFileError, streamImportRows } from "./file-rows.ts";
+import { ImportFileError, importRowOptions, streamImportRows } from "./file-rows.ts";
 import type { PipelineIo } from "./pipeline-io.ts";
-import { type ImportContext, type ImportSpec, RowProblemList } from "./staged-import.ts";
+import { type ImportContext, type ImportSpec, RowProblemList, stageRow } from "./staged-import.ts";
 
 /** What the streamed write needs from the pipeline: its file and clock, and a byte count. */
 export interface StreamedWriteIo
@@ -159,10 +159,14 @@ export async function streamedWrite(
         }
       };
       const source = counted(await io.open(), read, io.onBytes);
-      for await (const batch of streamImportRows(source, job.resource, { ndjson: io.ndjson })) {
+      for await (const batch of streamImportRows(
+        source,
+        job.resource,
+        importRowOptions(io.ndjson),
+      )) {
         for (const row of batch) {
           problems.clear();
-          const staged = spec.stage(row, problems, context);
+          const staged = stageRow(spec, row, problems, context);
           if (!staged.ok) throw new NotStreamable(`row ${index} breaks a rule`);
           const line = `${index}\t${copyLine(staged.values, width)}`;
           lines.push(line);
