@@ -20,7 +20,11 @@ export function deadLetterMessage(kind: JobKind, attempts = config().maxReceiveC
  * `failed` with a readable message ("failed"), and a running export's multipart upload is
  * aborted. A job that has ended, moved on to a newer message or is gone changes nothing ("dropped").
  */
-export async function settleDeadLetter(message: JobMessage): Promise<JobOutcome> {
+export async function settleDeadLetter(
+  message: JobMessage,
+  /** Where SQS's giving up is seen: the dead-letter queue, or the worker's last allowed attempt. */
+  seenBy: "dead-letter queue" | "last attempt" = "dead-letter queue",
+): Promise<JobOutcome> {
   const job = await jobStore().get(message.appId, message.jobId);
   if (job?.kind !== message.kind) {
     logger.info("dead letter for a job that no longer exists");
@@ -34,7 +38,7 @@ export async function settleDeadLetter(message: JobMessage): Promise<JobOutcome>
   if (uploadId) {
     await abortUpload(job.checkpoint?.uploadKey ?? job.objectKey, uploadId);
   }
-  logger.error("job failed: its message was dead-lettered", {
+  logger.error(`job failed: its message was given up on (${seenBy})`, {
     kind: job.kind,
     resource: job.resource,
     previous_status: job.status,
@@ -43,7 +47,7 @@ export async function settleDeadLetter(message: JobMessage): Promise<JobOutcome>
   const kind = { export: "Exports", import: "Imports", backup: "Backups" }[job.kind];
   // A backup's metrics are for the set as a whole.
   const resource = job.kind === "backup" ? "all" : job.resource;
-  jobMetric(`${kind}DeadLettered`, "Count", 1, resource);
+  if (seenBy === "dead-letter queue") jobMetric(`${kind}DeadLettered`, "Count", 1, resource);
   jobMetric(`${kind}Failed`, "Count", 1, resource);
   return "failed";
 }

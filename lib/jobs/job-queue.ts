@@ -1,4 +1,4 @@
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { sqs } from "../aws/sqs.ts";
 import { ConfigError, config } from "../config.ts";
@@ -34,6 +34,8 @@ function queueUrl(kind: JobKind): string {
 /** Where job messages go. Everything else depends on this, not on SQS. */
 export interface JobQueue {
   send(message: JobMessage, delaySeconds?: number): Promise<void>;
+  /** The received message comes again (if not deleted) in `seconds`; absent where messages have no visibility. */
+  setVisibility?(kind: JobKind, receiptHandle: string, seconds: number): Promise<void>;
 }
 
 /** Job messages on the SQS queue of their kind. */
@@ -44,6 +46,15 @@ export const sqsJobQueue: JobQueue = {
         QueueUrl: queueUrl(message.kind),
         MessageBody: JSON.stringify(message),
         DelaySeconds: delaySeconds,
+      }),
+    );
+  },
+  async setVisibility(kind, receiptHandle, seconds) {
+    await sqs().send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: queueUrl(kind),
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: Math.max(0, Math.min(Math.ceil(seconds), 43_200)),
       }),
     );
   },
@@ -59,6 +70,23 @@ export function useJobQueue(replacement: JobQueue | undefined): void {
 /** Puts a job message on its kind's queue. */
 export function sendJobMessage(message: JobMessage, delaySeconds = 0): Promise<void> {
   return queue.send(message, delaySeconds);
+}
+
+/**
+ * Sets when a received message of `kind`'s queue comes again; never throws (a failed change
+ * leaves the queue's own visibility timeout, the slower way back).
+ */
+export async function setMessageVisibility(
+  kind: JobKind,
+  receiptHandle: string,
+  seconds: number,
+): Promise<boolean> {
+  try {
+    await queue.setVisibility?.(kind, receiptHandle, seconds);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Reads a job message body; undefined when it is not one. */

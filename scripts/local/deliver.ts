@@ -22,7 +22,11 @@ export interface DeliveryOptions {
   waitSeconds?: number;
   /** Visibility timeout while the function runs; renewed every third of it. */
   visibilitySeconds?: number;
-  /** A failed message becomes visible again after this long. */
+  /**
+   * A failed message becomes visible again after this long. Unset: as on AWS, it comes again
+   * when the visibility the function left it with runs out (its retry backoff), or after two
+   * seconds when the invocation itself failed.
+   */
   retryDelaySeconds?: number;
   /** The function's remaining time at the start of the invocation (default: its timeout). */
   budgetMs?: number;
@@ -71,6 +75,7 @@ export async function deliverBatch(
     (visibilitySeconds * 1000) / 3,
   );
   let failed: Set<string>;
+  let crashed = false;
   try {
     const event = sqsEvent(
       Messages.map((message) => ({
@@ -94,12 +99,14 @@ export async function deliverBatch(
   } catch (error) {
     console.error(`local queue: ${binding.functionName} failed`, (error as Error).message);
     failed = new Set(Messages.map((message) => message.MessageId as string));
+    crashed = true;
   } finally {
     clearInterval(heartbeat);
   }
   for (const message of Messages) {
     if (failed.has(message.MessageId as string)) {
-      await extend(options.retryDelaySeconds ?? 0, message.ReceiptHandle);
+      const delay = options.retryDelaySeconds ?? (crashed ? 2 : undefined);
+      if (delay !== undefined) await extend(delay, message.ReceiptHandle);
     } else {
       await sqs
         .send(

@@ -148,7 +148,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
               queueArn: provisioned.arns[queue.resource] as string,
               batchSize: queue.batchSize,
             },
-            { region: REGION, concurrency: 2, visibilitySeconds, retryDelaySeconds: 2 },
+            { region: REGION, concurrency: 2, visibilitySeconds },
           );
           cleanups.push(stopPoller);
         }

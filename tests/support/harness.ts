@@ -85,7 +85,12 @@ export async function call(
  */
 export async function drainQueue(
   queue: "ExportQueue" | "ImportQueue" | "BackupQueue" | "DeadLetterQueue",
-  options: { maxMessages?: number; budgetMs?: number } = {},
+  options: {
+    maxMessages?: number;
+    budgetMs?: number;
+    /** Failed messages come again after this long (default 0: at once; undefined keeps the function's backoff). */
+    retryDelaySeconds?: number;
+  } = {},
 ): Promise<number> {
   const binding = {
     functionName: {
@@ -102,7 +107,10 @@ export async function drainQueue(
   let delivered = 0;
   let idle = 0;
   while (delivered < max && idle < 2) {
-    const count = await deliverBatch(runtime, sqs(), binding, { budgetMs: options.budgetMs });
+    const count = await deliverBatch(runtime, sqs(), binding, {
+      budgetMs: options.budgetMs,
+      retryDelaySeconds: "retryDelaySeconds" in options ? options.retryDelaySeconds : 0,
+    });
     idle = count === 0 ? idle + 1 : 0;
     delivered += count;
   }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { config } from "../../config.ts";
 import { logger } from "../../observability.ts";
+import { permanentFailure } from "../failures.ts";
 import { type InvocationClock, type JobMessage, sendJobMessage } from "../job-queue.ts";
 import type { ImportRowError, JobRecord } from "../job-record.ts";
 import { type JobCondition, jobStore } from "../job-store.ts";
@@ -147,7 +148,9 @@ export interface LeasedWork {
  * Claims the job of `message` and runs its work under the lease. The one place where a lost
  * lease and an error are turned into an outcome: a lost lease is a cancellation when the record
  * is gone and "busy" otherwise; a PermanentJobError ends the job `failed`; any other error gives
- * the lease up (so that the queue's retry can take over at once) and is thrown for a retry.
+ * the lease up (so that the queue's retry can take over at once) and is thrown for a retry,
+ * unless no retry can cure it (`permanentFailure`: a value the database refuses, a limit): then
+ * the job ends `failed` at once with a sentence.
  */
 export async function runLeased(
   message: JobMessage,
@@ -159,11 +162,17 @@ export async function runLeased(
   const work = start(lease);
   try {
     return await work.run();
-  } catch (error) {
-    if (error instanceof LeaseLostError) return leaseLost(lease, work);
-    if (!(error instanceof PermanentJobError)) {
-      await lease.release().catch(() => undefined);
-      throw error;
+  } catch (thrown) {
+    if (thrown instanceof LeaseLostError) return leaseLost(lease, work);
+    let error: PermanentJobError;
+    if (thrown instanceof PermanentJobError) error = thrown;
+    else {
+      const sentence = permanentFailure(thrown);
+      if (sentence === undefined) {
+        await lease.release().catch(() => undefined);
+        throw thrown;
+      }
+      error = new PermanentJobError(sentence, null, { cause: thrown });
     }
     try {
       await lease.fail(error.message, error.rowErrors);
