@@ -22,6 +22,12 @@ function mediaType(headers: Record<string, string>): string {
   return (headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
 }
 
+function malformedMultipart(): BadRequestError {
+  return new BadRequestError("malformed multipart body", [
+    "the multipart/form-data body is cut short or does not match its boundary",
+  ]);
+}
+
 /**
  * Parses `multipart/form-data`. A file above `maxFileBytes` is a 413; at most one file.
  */
@@ -58,6 +64,11 @@ export function parseMultipart(
     });
     parser.on("file", (fieldName, stream, info) => {
       const chunks: Buffer[] = [];
+      // A file part cut short errors on its own stream too: without a listener that would be
+      // an unhandled 'error' event, i.e. a crashed process.
+      stream.on("error", () => {
+        failure ??= malformedMultipart();
+      });
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.on("limit", () => {
         failure ??= new PayloadTooLargeError("file too large", [
@@ -78,9 +89,13 @@ export function parseMultipart(
         'send exactly one file in the field "file"',
       ]);
     });
-    parser.on("error", () => reject(new BadRequestError("malformed multipart body")));
+    parser.on("error", () => reject(failure ?? malformedMultipart()));
     parser.on("close", () => (failure ? reject(failure) : resolve(form)));
-    parser.end(rawBody(event));
+    try {
+      parser.end(rawBody(event));
+    } catch {
+      reject(malformedMultipart());
+    }
   });
 }
 
@@ -92,7 +107,8 @@ export async function parseFields(
   const body = rawBody(event);
   const type = mediaType(headers);
   if (body.length === 0) return {};
-  if (type === "application/json" || type.endsWith("+json")) return jsonObject(body);
+  if (type === "application/json" || type.endsWith("+json"))
+    return jsonObject(jsonText(body, headers));
   if (type === "application/x-www-form-urlencoded") {
     return Object.fromEntries(new URLSearchParams(body.toString("utf8")));
   }
@@ -104,10 +120,27 @@ export async function parseFields(
   ]);
 }
 
-function jsonObject(body: Buffer): Record<string, unknown> {
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A JSON body is UTF-8 (RFC 8259): another declared charset, or bytes that are not, are a 400. */
+function jsonText(body: Buffer, headers: Record<string, string>): string {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(headers["content-type"] ?? "")?.[1];
+  if (charset && !/^utf-?8$/i.test(charset)) {
+    throw new BadRequestError("malformed JSON body", [
+      `the request body must be UTF-8 JSON, not ${charset.slice(0, 40)}`,
+    ]);
+  }
+  try {
+    return strictUtf8.decode(body);
+  } catch {
+    throw new BadRequestError("malformed JSON body", ["the request body is not valid UTF-8"]);
+  }
+}
+
+function jsonObject(text: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(body.toString("utf8"));
+    value = JSON.parse(text);
   } catch {
     throw new BadRequestError("malformed JSON body", ["the request body is not valid JSON"]);
   }
@@ -126,5 +159,5 @@ export function parseJsonObject(
   if (type !== "application/json" && !type.endsWith("+json")) {
     throw new UnsupportedMediaTypeError("unsupported content type", ["send application/json"]);
   }
-  return jsonObject(rawBody(event));
+  return jsonObject(jsonText(rawBody(event), headers));
 }
