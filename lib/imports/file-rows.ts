@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { createGunzip, type Gunzip } from "node:zlib";
-import { ImportFileError } from "./import-file-error.ts";
 import { config } from "../config.ts";
+import { ImportFileError } from "./import-file-error.ts";
 import { RowSplitter } from "./row-splitter.ts";
 
 export { ImportFileError };
