@@ -51,6 +51,10 @@ export interface Config {
   pgTimeouts: { statementMs: number; lockMs: number; idleInTransactionMs: number };
   /** A job message that failed for a reason a retry may cure comes again after this backoff. */
   retryBackoff: { baseSeconds: number; maxSeconds: number };
+  /** Days after which a nightly backup's record and files expire whatever the schedule does. */
+  nightlyBackupExpiryDays: number;
+  /** The schedule also makes the old per-type exports of yesterday. */
+  nightlyDaySlices: boolean;
 }
 
 export interface ImportLimits {
@@ -143,6 +147,8 @@ export function loadConfig(env: Env = process.env): Config {
       baseSeconds: integer(env, "JOB_RETRY_BASE_SECONDS", 10, 0, 43_200),
       maxSeconds: integer(env, "JOB_RETRY_MAX_SECONDS", 300, 0, 43_200),
     },
+    nightlyBackupExpiryDays: integer(env, "NIGHTLY_BACKUP_EXPIRY_DAYS", 21, 1, 3650),
+    nightlyDaySlices: env.NIGHTLY_DAY_SLICES === "true",
   };
 }
 

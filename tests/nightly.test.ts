@@ -19,7 +19,7 @@ function scheduledEvent(time = SCHEDULED_AT, extra: Record<string, unknown> = {}
     time,
     region: "us-east-1",
     resources: ["arn:aws:events:us-east-1:000000000000:rule/nightly"],
-    detail: {},
+    detail: { day_slices: true },
     ...extra,
   };
 }

@@ -1,34 +1,41 @@
 import type { ScheduledEvent } from "aws-lambda";
+import { runNightlyBackups } from "../../lib/backups/nightly-backups.ts";
+import { config } from "../../lib/config.ts";
 import { runNightlyExports } from "../../lib/exports/nightly.ts";
 import { instrumented, logger } from "../../lib/observability.ts";
 
-/**
- * The EventBridge schedule's event. For a rerun of a given night, invoke the function with
- * `{"day": "YYYY-MM-DD"}` (or an EventBridge event whose `detail.day` is set): every opted-in
- * application then gets that day's exports, if it does not have them yet.
- */
-export type NightlyEvent = Partial<ScheduledEvent<{ day?: string } | undefined>> & {
-  day?: string;
-};
+type NightlyDetail = { day?: string; day_slices?: boolean };
 
 /**
- * Nightly export: one export job per resource for yesterday, for every application that has it
- * switched on. Throws when some jobs could not be created, so that the asynchronous invocation is
- * retried; jobs already created are not created again.
+ * The EventBridge schedule's event. A plain run makes the nightly backups (and, when
+ * `NIGHTLY_DAY_SLICES=true` or `day_slices` is set, the old per-type exports of yesterday).
+ * For a rerun of a given night's day slices, invoke the function with `{"day": "YYYY-MM-DD"}`
+ * (or an EventBridge event whose `detail.day` is set).
+ */
+export type NightlyEvent = Partial<ScheduledEvent<NightlyDetail | undefined>> & NightlyDetail;
+
+/**
+ * The schedule (every few hours): one backup per night for every application that has nightly
+ * backups switched on, retried at the next run when it failed, and retention of the newest N.
+ * Throws when some jobs could not be created, so that the asynchronous invocation is retried;
+ * jobs already created are not created again.
  */
 export const handler = instrumented(async (event: NightlyEvent | undefined, context) => {
   logger.setCorrelationId(event?.id ?? context.awsRequestId);
-  const at = event?.time ? new Date(event.time) : new Date();
+  const parsed = event?.time ? new Date(event.time) : new Date();
+  const at = Number.isNaN(parsed.getTime()) ? new Date() : parsed;
   const day = event?.day ?? event?.detail?.day;
-  const outcomes = await runNightlyExports({
-    at: Number.isNaN(at.getTime()) ? new Date() : at,
-    day,
-  });
-  const failed = outcomes.filter((outcome) => outcome.outcome === "failed");
+  const slices =
+    day !== undefined ||
+    config().nightlyDaySlices ||
+    Boolean(event?.day_slices ?? event?.detail?.day_slices);
+  const backups = day === undefined ? await runNightlyBackups({ at }) : [];
+  const outcomes = slices ? await runNightlyExports({ at, day }) : [];
+  const failed = [...outcomes, ...backups].filter((outcome) => outcome.outcome === "failed");
   if (failed.length > 0) {
     throw new Error(
-      `${failed.length} of ${outcomes.length} nightly exports could not be created; a rerun creates only the missing ones`,
+      `${failed.length} nightly jobs could not be created; a rerun creates only the missing ones`,
     );
   }
-  return { outcomes };
+  return { outcomes, backups };
 });

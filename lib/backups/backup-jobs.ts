@@ -3,6 +3,7 @@ import {
   type BackupView,
   backupRequestSchema,
 } from "../../schemas/backup-records.ts";
+import { config } from "../config.ts";
 import { BadRequestError } from "../errors.ts";
 import { abortUpload, deleteObject, presignDownload } from "../jobs/files.ts";
 import { displayTime, type JobRecord, type JobTrigger, RESOURCES } from "../jobs/job-record.ts";
@@ -37,11 +38,17 @@ export async function startBackup(
   request: BackupRequest,
   trigger: JobTrigger = "api",
   jobFields: Partial<JobRecord> = {},
+  night?: string,
 ): Promise<JobRecord> {
-  const job = newJob(appId, "backup", "users", { trigger, ...jobFields });
+  const expiresAt = Math.floor(Date.now() / 1000) + config().backupRetentionDays * 86400;
+  const job = newJob(appId, "backup", "users", { trigger, expiresAt, ...jobFields });
   job.objectKey = backupPrefix(appId, job.jobId);
   job.originalFilename = MANIFEST_FILE;
-  job.backup = { compression: request.compression ?? "none", files: {} };
+  job.backup = {
+    compression: request.compression ?? "none",
+    files: {},
+    ...(night ? { night } : {}),
+  };
   await open(job, "the backup could not be queued");
   logger.info("backup started", {
     job_id: job.jobId,

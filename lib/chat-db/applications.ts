@@ -19,6 +19,8 @@ export interface Application {
   name: string;
   nightlyExport: boolean;
   timezone: string;
+  /** Nightly backups this application keeps (absent: the service's `NIGHTLY_BACKUPS_KEPT`). */
+  nightlyBackupsKept?: number;
 }
 
 /** Hashes an application secret for storage (scrypt, random salt). */
@@ -137,10 +139,22 @@ export async function setNightlyExport(
   return result.rowCount === 1;
 }
 
-/** Every application with the nightly export switched on. */
+/** Every application with the nightly export (and backup) switched on. */
 export async function listNightlyApplications(): Promise<Application[]> {
   const { rows } = await chatDb().query(
-    "SELECT app_id, name, nightly_export, timezone FROM applications WHERE nightly_export ORDER BY app_id",
+    "SELECT app_id, name, nightly_export, timezone, nightly_backups_kept FROM applications WHERE nightly_export ORDER BY app_id",
   );
-  return rows.map(toApplication);
+  return rows.map((row) => ({
+    ...toApplication(row),
+    ...(row.nightly_backups_kept ? { nightlyBackupsKept: Number(row.nightly_backups_kept) } : {}),
+  }));
+}
+
+/** Sets how many nightly backups the application keeps (null: the service's setting); false when unknown. */
+export async function setNightlyBackupsKept(appId: string, kept: number | null): Promise<boolean> {
+  const result = await chatDb().query(
+    "UPDATE applications SET nightly_backups_kept = $2 WHERE app_id = $1",
+    [appId, kept],
+  );
+  return result.rowCount === 1;
 }

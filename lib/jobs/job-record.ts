@@ -99,6 +99,8 @@ export interface BackupFile {
 /** What a backup job keeps beside the job fields. */
 export interface BackupState {
   compression: "gzip" | "none";
+  /** A nightly backup's night: the application's calendar day it was made for. */
+  night?: string;
   cut?: BackupCut;
   /** Set when some of the set was read after the invocation that took the cut had ended. */
   resumed?: boolean;
