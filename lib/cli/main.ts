@@ -1,6 +1,13 @@
 import { Argument, Command, CommanderError, Option } from "commander";
 import { ApiClient } from "./api-client.ts";
 import { backupApplication } from "./backup-command.ts";
+import {
+  createBackup,
+  deleteBackup,
+  downloadBackup,
+  getBackup,
+  listBackups,
+} from "./backups-command.ts";
 import { CliError, EXIT, JobFailedError } from "./cli-errors.ts";
 import { type CommandContext, RESOURCES, type Resource } from "./context.ts";
 import { exportResource } from "./export-command.ts";
@@ -39,6 +46,14 @@ function context(command: Command, reporter: Reporter): CommandContext {
     (reason, waitMs) => reporter.step(`${reason}: trying again in ${(waitMs / 1000).toFixed(1)} s`),
   );
   return { client, reporter };
+}
+
+function pageOption(raw: string): number {
+  const page = Number(raw);
+  if (!Number.isInteger(page) || page < 1) {
+    throw new CliError(`--page must be a whole number from 1, got ${raw}`);
+  }
+  return page;
 }
 
 const resourceArgument = () =>
@@ -121,6 +136,50 @@ function program(reporter: Reporter): Command {
       await restoreApplication(context(command, reporter), dir, { dryRun: options.dryRun });
     });
 
+  const backups = cli
+    .command("backups")
+    .description("the service's backups of the application: restore points made on the server");
+  backups
+    .command("list", { isDefault: true })
+    .description("the application's backups, newest first")
+    .option("--page <n>", "page of 20 backups", "1")
+    .action(async (options, command: Command) => {
+      await listBackups(context(command, reporter), pageOption(options.page));
+    });
+  backups
+    .command("create")
+    .description("start a backup of users, rooms and comments at one instant, and wait for it")
+    .option("--gzip", "store the files gzip-compressed")
+    .option("--no-wait", "print the new backup and return at once")
+    .action(async (options, command: Command) => {
+      await createBackup(context(command, reporter), { gzip: options.gzip, wait: options.wait });
+    });
+  backups
+    .command("get")
+    .description("one backup: status, cut, files")
+    .argument("<id>", "the backup's unique_id")
+    .action(async (id: string, _options, command: Command) => {
+      await getBackup(context(command, reporter), id);
+    });
+  backups
+    .command("download")
+    .description(
+      "download a finished backup into DIR (checked file by file); restore it with restore DIR",
+    )
+    .argument("<id>", "the backup's unique_id")
+    .argument("<dir>", "a new or empty directory")
+    .action(async (id: string, dir: string, _options, command: Command) => {
+      await downloadBackup(context(command, reporter), id, dir);
+    });
+  backups
+    .command("delete")
+    .description("delete a backup's files and record (a running backup is cancelled)")
+    .argument("<id>", "the backup's unique_id")
+    .action(async (id: string, _options, command: Command) => {
+      await deleteBackup(context(command, reporter), id);
+    });
+  for (const command of backups.commands) command.exitOverride();
+
   cli
     .command("jobs")
     .description("the application's recent jobs, newest first")
@@ -131,11 +190,7 @@ function program(reporter: Reporter): Command {
     )
     .option("--page <n>", "page of 20 jobs of each kind", "1")
     .action(async (kind: JobKind | undefined, options, command: Command) => {
-      const page = Number(options.page);
-      if (!Number.isInteger(page) || page < 1) {
-        throw new CliError(`--page must be a whole number from 1, got ${options.page}`);
-      }
-      await listJobs(context(command, reporter), kind, page);
+      await listJobs(context(command, reporter), kind, pageOption(options.page));
     });
 
   for (const command of cli.commands) command.exitOverride();

@@ -62,12 +62,17 @@ export function chatBackup(
  * @returns a function that stops the delivery
  */
 export function deliverJobMessages(): () => Promise<void> {
-  const stops = (["ExportQueue", "ImportQueue"] as const).map((queue) =>
+  const consumers = {
+    ExportQueue: "exportWorker",
+    ImportQueue: "importWorker",
+    BackupQueue: "backupWorker",
+  } as const;
+  const stops = (["ExportQueue", "ImportQueue", "BackupQueue"] as const).map((queue) =>
     startQueuePoller(
       runtime,
       sqs(),
       {
-        functionName: queue === "ExportQueue" ? "exportWorker" : "importWorker",
+        functionName: consumers[queue],
         queueUrl: stack.queues[queue] as string,
         queueArn: `arn:aws:sqs:us-east-1:000000000000:${queue}`,
         batchSize: 1,
