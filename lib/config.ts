@@ -41,6 +41,15 @@ export interface Config {
   maxReceiveCount: number;
   /** PostgreSQL connections per container. */
   pgPoolMax: number;
+  /** Fair use (docs/security.md): the defaults of every application, each may have its own. */
+  limits: {
+    /** Requests one application may make per second, across all containers (DynamoDB counter). */
+    requestsPerSecond: number;
+    /** Open (`started` or `processing`) jobs one application may have of each kind. */
+    maxOpenJobs: number;
+    /** Wrong secrets per minute from one source for one application id before refusals are 429. */
+    authFailuresPerMinute: number;
+  };
   /** Nightly backups kept per application unless the application sets its own number. */
   nightlyBackupsKept: number;
   /** Days an API-triggered backup (record and files) is kept. */
@@ -149,6 +158,11 @@ export function loadConfig(env: Env = process.env): Config {
     },
     nightlyBackupExpiryDays: integer(env, "NIGHTLY_BACKUP_EXPIRY_DAYS", 21, 1, 3650),
     nightlyDaySlices: env.NIGHTLY_DAY_SLICES === "true",
+    limits: {
+      requestsPerSecond: integer(env, "APP_REQUESTS_PER_SECOND", 20, 1, 1_000_000),
+      maxOpenJobs: integer(env, "APP_MAX_OPEN_JOBS", 3, 1, 1_000_000),
+      authFailuresPerMinute: integer(env, "AUTH_FAILURES_PER_MINUTE", 10, 1, 1_000_000),
+    },
   };
 }
 

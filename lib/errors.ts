@@ -58,8 +58,11 @@ export class UnsupportedMediaTypeError extends ServiceError {
   }
 }
 
+/** 429 with `Retry-After`: the seconds after which the same request may succeed. */
 export class ThrottledError extends ServiceError {
-  constructor(message = "too many requests, slow down") {
-    super(429, message);
+  constructor(message: string, details: string[], retryAfterSeconds: number) {
+    super(429, message, details, {
+      "retry-after": String(Math.max(1, Math.ceil(retryAfterSeconds))),
+    });
   }
 }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { Application } from "../../lib/chat-db/applications.ts";
 import { apiHandler } from "../../lib/http/api.ts";
 import { parseJsonObject, parseMultipart } from "../../lib/http/body.ts";
 import { ok } from "../../lib/http/envelope.ts";
@@ -13,6 +14,7 @@ import {
 } from "../../lib/imports/import-jobs.ts";
 import { startUploadedImport, validateStartRequest } from "../../lib/imports/uploads.ts";
 import { withIdempotencyKey } from "../../lib/jobs/idempotency.ts";
+import { requireJobSlot } from "../../lib/jobs/job-slots.ts";
 import type { ImportFromUploadRequest } from "../../schemas/import-upload.ts";
 
 interface ImportFingerprint {
@@ -23,16 +25,25 @@ interface ImportFingerprint {
   sha256: string;
 }
 
+// A repeated key answers its first result without asking for a slot again.
 const createImport = withIdempotencyKey(
   "import",
-  async (appId, _fingerprint: ImportFingerprint, upload: ImportUpload) =>
-    importView(await startImport(appId, upload)),
+  async (
+    appId,
+    _fingerprint: ImportFingerprint,
+    input: { upload: ImportUpload; app: Application },
+  ) => {
+    await requireJobSlot(input.app, "import");
+    return importView(await startImport(appId, input.upload));
+  },
 );
 
 const startUpload = withIdempotencyKey(
   "import",
-  async (appId, request: ImportFromUploadRequest, _payload: undefined) =>
-    importView(await startUploadedImport(appId, request)),
+  async (appId, request: ImportFromUploadRequest, app: Application) => {
+    await requireJobSlot(app, "import");
+    return importView(await startUploadedImport(appId, request));
+  },
 );
 
 /**
@@ -51,7 +62,7 @@ export const handler = apiHandler(async ({ event, context, headers, app }) => {
       app.appId,
       headers["idempotency-key"],
       fingerprint,
-      undefined,
+      app,
       context,
     );
     return ok({ backup_history: job });
@@ -70,7 +81,7 @@ export const handler = apiHandler(async ({ event, context, headers, app }) => {
     app.appId,
     headers["idempotency-key"],
     fingerprint,
-    upload,
+    { upload, app },
     context,
   );
   return ok({ backup_history: job });

@@ -21,6 +21,8 @@ export interface Application {
   timezone: string;
   /** Nightly backups this application keeps (absent: the service's `NIGHTLY_BACKUPS_KEPT`). */
   nightlyBackupsKept?: number;
+  /** This application's own limits; absent ones take the service's defaults. */
+  limits?: { requestsPerSecond?: number; maxOpenJobs?: number };
 }
 
 /** Hashes an application secret for storage (scrypt, random salt). */
@@ -49,6 +51,16 @@ function digestOf(appId: string, secret: string): Buffer {
 }
 
 /**
+ * The application when this container verified exactly this (id, secret) pair within the last
+ * five minutes (compared as SHA-256 digests, in constant time); no hash, no query.
+ */
+export function recentlyVerified(appId: string, secret: string): Application | undefined {
+  const cached = verified.get(appId);
+  if (!cached || cached.until <= Date.now()) return undefined;
+  return timingSafeEqual(cached.digest, digestOf(appId, secret)) ? cached.app : undefined;
+}
+
+/**
  * Returns the application when `secret` is its secret, otherwise undefined. Unknown ids and
  * wrong secrets take the same path (a hash is computed either way).
  */
@@ -56,19 +68,12 @@ export async function authenticate(
   appId: string,
   secret: string,
 ): Promise<Application | undefined> {
+  const cached = recentlyVerified(appId, secret);
+  if (cached) return cached;
   const digest = digestOf(appId, secret);
-  const cached = verified.get(appId);
-  if (cached && cached.until > Date.now() && timingSafeEqual(cached.digest, digest)) {
-    return cached.app;
-  }
-  const { rows } = await chatDb().query<{
-    app_id: string;
-    name: string;
-    nightly_export: boolean;
-    timezone: string;
-    secret_hash: string;
-  }>(
-    "SELECT app_id, name, nightly_export, timezone, secret_hash FROM applications WHERE app_id = $1",
+  const { rows } = await chatDb().query<ApplicationRow & { secret_hash: string }>(
+    `SELECT app_id, name, nightly_export, timezone, requests_per_second, max_open_jobs, secret_hash
+     FROM applications WHERE app_id = $1`,
     [appId],
   );
   const row = rows[0];
@@ -86,18 +91,29 @@ function dummyHash(): Promise<string> {
   return dummy;
 }
 
-function toApplication(row: {
+interface ApplicationRow {
   app_id: string;
   name: string;
   nightly_export: boolean;
   timezone: string;
-}): Application {
-  return {
+  requests_per_second?: number | null;
+  max_open_jobs?: number | null;
+}
+
+function toApplication(row: ApplicationRow): Application {
+  const app: Application = {
     appId: row.app_id,
     name: row.name,
     nightlyExport: row.nightly_export,
     timezone: row.timezone,
   };
+  if (row.requests_per_second || row.max_open_jobs) {
+    app.limits = {
+      ...(row.requests_per_second ? { requestsPerSecond: row.requests_per_second } : {}),
+      ...(row.max_open_jobs ? { maxOpenJobs: row.max_open_jobs } : {}),
+    };
+  }
+  return app;
 }
 
 /** Creates the application, or replaces its secret and name when it exists. */
@@ -123,6 +139,31 @@ export async function upsertApplication(input: {
       input.timezone ?? null,
     ],
   );
+}
+
+/**
+ * Gives one application its own request rate and open-job cap; null returns a limit to the
+ * service's default. False when the app is unknown.
+ */
+export async function setApplicationLimits(
+  appId: string,
+  limits: { requestsPerSecond?: number | null; maxOpenJobs?: number | null },
+): Promise<boolean> {
+  verified.delete(appId);
+  const result = await chatDb().query(
+    `UPDATE applications SET
+       requests_per_second = CASE WHEN $2 THEN $3::integer ELSE requests_per_second END,
+       max_open_jobs = CASE WHEN $4 THEN $5::integer ELSE max_open_jobs END
+     WHERE app_id = $1`,
+    [
+      appId,
+      limits.requestsPerSecond !== undefined,
+      limits.requestsPerSecond ?? null,
+      limits.maxOpenJobs !== undefined,
+      limits.maxOpenJobs ?? null,
+    ],
+  );
+  return result.rowCount === 1;
 }
 
 /** Switches the nightly export of one application on or off; false when the app is unknown. */

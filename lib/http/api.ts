@@ -6,11 +6,12 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from "aws-lambda";
-import { type Application, authenticate } from "../chat-db/applications.ts";
+import type { Application } from "../chat-db/applications.ts";
 import { config } from "../config.ts";
 import { ServiceError, UnauthorizedError } from "../errors.ts";
 import { logger, metrics } from "../observability.ts";
 import { failure } from "./envelope.ts";
+import { admitRequest, authenticateFairly } from "./fair-use.ts";
 
 type Result = APIGatewayProxyStructuredResultV2;
 
@@ -82,10 +83,10 @@ export function apiHandler(route: Route, options: { authenticate?: boolean } = {
           secret ? "" : "header QISCUS-SDK-SECRET is missing",
         ].filter(Boolean);
         if (missing.length) throw new UnauthorizedError(missing);
-        const found = await authenticate(appId as string, secret as string);
-        if (!found) throw new UnauthorizedError(["the application id and secret do not match"]);
-        app = found;
+        const source = event.requestContext?.http?.sourceIp ?? "unknown";
+        app = await authenticateFairly(appId as string, secret as string, source);
         logger.appendKeys({ app_id: app.appId });
+        await admitRequest(app);
       }
       return route({
         event,

@@ -287,8 +287,21 @@ function components(): Json {
   }
   errorResponses.TooManyRequests = {
     description:
-      "Above the stage's request rate (API Gateway's own body, not the envelope): wait and retry.",
-    content: { "application/json": { schema: ref("Throttled") } },
+      "Too many requests. From the service, in the error envelope with `Retry-After`: the " +
+      "application is above its requests per second, has its cap of open jobs of this kind, or " +
+      "its source sent too many wrong secrets. From API Gateway above the stage's rate, with " +
+      "its own body and no `Retry-After`. Wait and retry.",
+    headers: {
+      "Retry-After": {
+        description: "Seconds to wait before the same request may succeed (service answers only).",
+        schema: { type: "integer", minimum: 1 },
+      },
+    },
+    content: {
+      "application/json": {
+        schema: { oneOf: [errorEnvelopeSchema(429), ref("Throttled")] },
+      },
+    },
   };
   return {
     schemas,

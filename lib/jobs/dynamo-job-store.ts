@@ -84,6 +84,33 @@ export class DynamoJobStore implements JobStore {
     return fromJobItem(Item);
   }
 
+  async countOpen(appId: string, kind: JobKind, since: string): Promise<number> {
+    let count = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const output: QueryCommandOutput = await dynamo().send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: LIST_INDEX,
+          KeyConditionExpression: "listKey = :key AND listSort >= :since",
+          FilterExpression: "#status IN (:started, :processing)",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ":key": jobListKey(appId, kind),
+            ":since": since,
+            ":started": "started",
+            ":processing": "processing",
+          },
+          Select: "COUNT",
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      count += output.Count ?? 0;
+      startKey = output.LastEvaluatedKey;
+    } while (startKey);
+    return count;
+  }
+
   async list(appId: string, kind: JobKind, page: number, pageSize: number): Promise<JobRecord[]> {
     const skip = (page - 1) * pageSize;
     const found: JobRecord[] = [];

@@ -37,6 +37,11 @@ export interface JobStore {
   /** One page (1-based) of an application's jobs of one kind, newest first. */
   list(appId: string, kind: JobKind, page: number, pageSize: number): Promise<JobRecord[]>;
   /**
+   * How many of an application's jobs of one kind created at or after `since` (RFC 3339, as
+   * `createdAt`) are still open (`started` or `processing`).
+   */
+  countOpen(appId: string, kind: JobKind, since: string): Promise<number>;
+  /**
    * Applies `changes` (and removes `remove`) when the record exists and meets `condition`.
    * @returns the record after the change, or undefined when it is gone or the condition failed
    */

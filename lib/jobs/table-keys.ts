@@ -11,6 +11,7 @@ import type { JobKind, JobRecord, Resource } from "./job-record.ts";
  * | import upload | app id | `upload#<upload id>` | no |
 | export key range | app id | `range#<job id>#<range>` | no |
  * | idempotency key | `#idempotency` | Powertools' hash of (kind, app, key) | no |
+ * | fair-use counter | `#limit#<what>#<app or source>` | window number | no |
  *
  * `serverless.yml` declares the same attribute names (table, index and TTL attribute).
  */
@@ -75,4 +76,9 @@ export function uploadKey(appId: string, uploadId: string): ItemKey {
 /** One key range of a parallel export; it lives beside its job, never listed with the jobs. */
 export function rangeKey(appId: string, jobId: string, range: number): ItemKey {
   return { pk: appId, sk: `range#${jobId}#${range}` };
+}
+
+/** A fair-use counter of one window (`lib/http/window-counter.ts`); it expires with its window. */
+export function limitCounterKey(name: string, window: number): ItemKey {
+  return { pk: `#limit#${name}`, sk: String(window) };
 }

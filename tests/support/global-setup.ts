@@ -13,7 +13,15 @@ let stack: LocalStack | undefined;
 export async function setup(project: TestProject) {
   stack = await startScratchStack("test", {
     // The suites send requests as fast as they can; the stage throttle has a test of its own.
-    env: { BCRYPT_COST: "4", API_THROTTLE_RATE: "100000", API_THROTTLE_BURST: "100000" },
+    // So do the per-application limits (tests/fair-use.test.ts gives its applications their own).
+    env: {
+      BCRYPT_COST: "4",
+      API_THROTTLE_RATE: "100000",
+      API_THROTTLE_BURST: "100000",
+      APP_REQUESTS_PER_SECOND: "100000",
+      APP_MAX_OPEN_JOBS: "100000",
+      AUTH_FAILURES_PER_MINUTE: "100000",
+    },
   });
   project.provide("stack", { url: stack.url, env: stack.env, queues: stack.queues });
 }

@@ -28,6 +28,16 @@ export class MemoryJobStore implements JobStore {
     return job && structuredClone(job);
   }
 
+  async countOpen(appId: string, kind: JobKind, since: string): Promise<number> {
+    return [...this.jobs.values()].filter(
+      (job) =>
+        job.appId === appId &&
+        job.kind === kind &&
+        job.createdAt >= since &&
+        (job.status === "started" || job.status === "processing"),
+    ).length;
+  }
+
   async list(appId: string, kind: JobKind, page: number, pageSize: number): Promise<JobRecord[]> {
     return [...this.jobs.values()]
       .filter((job) => job.appId === appId && job.kind === kind)
