@@ -58,13 +58,7 @@ export const handler = apiHandler(async ({ event, context, headers, app }) => {
       dry_run: request.dry_run ?? false,
       on_existing: request.on_existing ?? "fail",
     };
-    const job = await startUpload(
-      app.appId,
-      headers["idempotency-key"],
-      fingerprint,
-      app,
-      context,
-    );
+    const job = await startUpload(app.appId, headers["idempotency-key"], fingerprint, app, context);
     return ok({ backup_history: job });
   }
   const form = await parseMultipart(event, headers, MAX_IMPORT_BYTES);

@@ -11,7 +11,7 @@ import { ROOT_DIR } from "../../scripts/local/stack.ts";
  */
 const runtime = new LambdaRuntime(ROOT_DIR, loadServiceDefinition(ROOT_DIR).functions);
 
-process.once(
+process.on(
   "message",
   async (input: { functionName: string; event: APIGatewayProxyEventV2; budgetMs: number }) => {
     const fn = runtime.definition(input.functionName);
