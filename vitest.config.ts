@@ -14,10 +14,19 @@ export default defineConfig({
       },
       {
         extends: true,
+        // The job store on Amazon's DynamoDB Local (needs Java; skipped with a note without it).
+        test: {
+          name: "dynamodb-local",
+          include: ["tests/**/*.dynamodb-local.test.ts"],
+          setupFiles: ["tests/support/unit-env.ts"],
+        },
+      },
+      {
+        extends: true,
         test: {
           name: "integration",
           include: ["tests/**/*.test.ts"],
-          exclude: ["tests/**/*.unit.test.ts"],
+          exclude: ["tests/**/*.unit.test.ts", "tests/**/*.dynamodb-local.test.ts"],
           globalSetup: ["tests/support/global-setup.ts"],
           setupFiles: ["tests/support/setup-env.ts"],
         },
