@@ -12,6 +12,12 @@ export const importUploadRequestSchema = {
   properties: {
     type: { type: "string", enum: ["users", "rooms", "comments"] },
     filename: { type: "string", minLength: 1, maxLength: 255 },
+    size: {
+      type: "integer",
+      minimum: 1,
+      description:
+        "The file's size in bytes, when known: the upload URL then takes a body of exactly this size and no other (S3 checks the signed Content-Length).",
+    },
   },
   required: ["type", "filename"],
   additionalProperties: false,

@@ -89,7 +89,7 @@ async function startFromUpload(
   let upload: ImportUpload;
   try {
     ({ upload } = await client.request<{ upload: ImportUpload }>("POST", "/imports/uploads", {
-      json: { type, filename: basename(file) },
+      json: { type, filename: basename(file), size },
     }));
   } catch (error) {
     if (error instanceof ApiError && (error.status === 404 || error.status === 405)) {

@@ -216,14 +216,14 @@ function paths(): Json {
         operationId: "createImportUpload",
         summary: "Ask for an upload URL for an import file of any size",
         description:
-          "PUT the file (a JSON array or NDJSON, optionally gzip-compressed) to `upload_url` as the raw body, without form or auth headers, up to `max_size` bytes; then start the import with `POST /imports` and `{type, upload_id, dry_run}`.",
+          "PUT the file (a JSON array or NDJSON, optionally gzip-compressed) to `upload_url` as the raw body, without form or auth headers, up to `max_size` bytes (exactly `size` bytes when the request gave one), before `expires_at`; then start the import with `POST /imports` and `{type, upload_id, dry_run}`.",
         requestBody: {
           required: true,
           content: { "application/json": { schema: ref("ImportUploadRequest") } },
         },
         responses: responses(
           ok("Where to upload the file.", one({ upload: ref("ImportUpload") })),
-          [400, 415],
+          [400, 413, 415],
         ),
       },
     },

@@ -16,6 +16,8 @@ export interface UploadRecord {
   createdAt: string;
   /** After this instant (ISO 8601) the upload can no longer start an import. */
   startableUntil: string;
+  /** The size the client announced (bytes); the upload URL signs it as the Content-Length. */
+  size?: number;
   /** The import this upload started; set once, never changed. */
   jobId?: string;
   /** Epoch seconds after which DynamoDB removes the record (TTL). */

@@ -6,12 +6,17 @@ import {
   importUploadRequestSchema,
 } from "../../schemas/import-upload.ts";
 import { config } from "../config.ts";
-import { BadRequestError, ConflictError, PayloadTooLargeError } from "../errors.ts";
+import {
+  BadRequestError,
+  ConflictError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from "../errors.ts";
 import { displayTime, type JobRecord, type Resource } from "../jobs/job-record.ts";
 import { isJobId, newJob } from "../jobs/jobs.ts";
 import { describeError, validatorFor } from "../validation.ts";
 import { queueImport } from "./import-jobs.ts";
-import { presignUpload, uploadedSize, uploadObjectKey } from "./upload-files.ts";
+import { presignUpload, uploadedObject, uploadObjectKey } from "./upload-files.ts";
 import { type UploadRecord, uploadStore } from "./upload-store.ts";
 
 /**
@@ -27,6 +32,27 @@ export const UPLOAD_URL_TTL_SECONDS = 3600;
  * started within this window has at least half a day to read its file.
  */
 export const UPLOAD_STARTABLE_SECONDS = 12 * 3600;
+/**
+ * Content types an uploaded import file may have been sent with (parameters such as `charset`
+ * aside); none at all is taken too. Anything else (an image, a zip, an HTML page) is refused
+ * before the import starts.
+ */
+const UPLOAD_CONTENT_TYPES = [
+  "application/json",
+  "application/x-ndjson",
+  "application/jsonl",
+  "application/octet-stream",
+  "application/gzip",
+  "application/x-gzip",
+  "text/plain",
+  "binary/octet-stream",
+];
+
+function tooLarge(): PayloadTooLargeError {
+  return new PayloadTooLargeError("file too large", [
+    `the uploaded file must be at most ${MAX_UPLOAD_BYTES} bytes (5 GiB)`,
+  ]);
+}
 
 /** What `POST /imports/uploads` answers. */
 export interface UploadGrant {
@@ -62,6 +88,7 @@ export async function createUpload(
   appId: string,
   request: ImportUploadRequest,
 ): Promise<UploadGrant> {
+  if (request.size !== undefined && request.size > MAX_UPLOAD_BYTES) throw tooLarge();
   const uploadId = randomUUID();
   const now = Date.now();
   const upload: UploadRecord = {
@@ -69,6 +96,7 @@ export async function createUpload(
     uploadId,
     resource: request.type as Resource,
     filename: request.filename,
+    ...(request.size !== undefined ? { size: request.size } : {}),
     objectKey: uploadObjectKey(appId, uploadId),
     createdAt: new Date(now).toISOString(),
     startableUntil: new Date(now + UPLOAD_STARTABLE_SECONDS * 1000).toISOString(),
@@ -76,7 +104,7 @@ export async function createUpload(
     expiresAt: Math.floor(now / 1000) + config().retentionDays * 86400,
   };
   await uploadStore().create(upload);
-  const url = await presignUpload(upload.objectKey, UPLOAD_URL_TTL_SECONDS);
+  const url = await presignUpload(upload.objectKey, UPLOAD_URL_TTL_SECONDS, request.size);
   return {
     upload_id: uploadId,
     upload_url: url,
@@ -120,15 +148,23 @@ export async function startUploadedImport(
       `The upload "${upload.uploadId}" holds ${upload.resource}, not ${request.type}; start it with type "${upload.resource}".`,
     );
   }
-  const size = await uploadedSize(upload.objectKey);
-  if (size === undefined) {
+  const uploaded = await uploadedObject(upload.objectKey);
+  if (uploaded === undefined) {
     throw unusable(
       `Nothing has been uploaded for "${upload.uploadId}" yet; PUT the file to its upload_url first.`,
     );
   }
-  if (size > MAX_UPLOAD_BYTES) {
-    throw new PayloadTooLargeError("file too large", [
-      `the uploaded file must be at most ${MAX_UPLOAD_BYTES} bytes (5 GiB)`,
+  const size = uploaded.size;
+  if (size > MAX_UPLOAD_BYTES) throw tooLarge();
+  if (upload.size !== undefined && size !== upload.size) {
+    throw unusable(
+      `The upload "${upload.uploadId}" holds ${size} bytes, not the ${upload.size} announced; request a new upload and send the file again.`,
+    );
+  }
+  const contentType = uploaded.contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+  if (contentType && !UPLOAD_CONTENT_TYPES.includes(contentType)) {
+    throw new UnsupportedMediaTypeError(`The upload "${upload.uploadId}" is not a JSON file.`, [
+      `it was uploaded as ${contentType.slice(0, 100)}; send it as application/json, application/x-ndjson or application/octet-stream`,
     ]);
   }
   const job = newJob(appId, "import", upload.resource, {

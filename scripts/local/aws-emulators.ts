@@ -11,6 +11,7 @@ import { startFauxqs } from "fauxqs";
 import S3rver from "s3rver";
 // @ts-expect-error s3rver ships no type declarations
 import S3Error from "s3rver/lib/models/error.js";
+import { verifyPresigned } from "./presigned-check.ts";
 
 export interface AwsPorts {
   dynamodb: number;
@@ -46,6 +47,7 @@ export async function startAwsEmulators(
     mkdirSync(s3Dir, { recursive: true });
     const s3 = new S3rver({ port: ports.s3, address: "127.0.0.1", silent: true, directory: s3Dir });
     joinPartsAsS3Does(s3.store);
+    checkPresignedAsS3Does(s3);
     await s3.run();
     stops.push(() => s3.close());
   } catch (error) {
@@ -53,6 +55,22 @@ export async function startAwsEmulators(
     throw error;
   }
   return stop;
+}
+
+/** The secret key of each access key the local S3 takes (s3rver accepts only its own). */
+const LOCAL_SECRET_KEYS: Record<string, string> = { S3RVER: "S3RVER" };
+
+/**
+ * Puts the SigV4 presigned-URL check (`presigned-check.ts`) in front of s3rver's routes: an
+ * expired, tampered or wrongly signed URL gets S3's 403 and XML error, as on AWS.
+ */
+function checkPresignedAsS3Does(s3: {
+  middleware: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
+}): void {
+  s3.middleware.unshift(async (ctx: Parameters<typeof verifyPresigned>[0], next) => {
+    await verifyPresigned(ctx, LOCAL_SECRET_KEYS);
+    await next();
+  });
 }
 
 /** The few methods of s3rver's file store that completing a multipart upload uses. */
