@@ -16,7 +16,7 @@ import { clock, newApp } from "../support/harness.ts";
 const PART_BYTES = 5 * 1024 * 1024;
 
 describe("a worker killed in the middle of an export", () => {
-  it("given an export process killed after its first part, when the message comes back, then the file equals an undisturbed run byte for byte", async () => {
+  it("given an export process killed after its first part, when the message comes back, then it goes on from the stored part and the file equals an undisturbed run byte for byte", async () => {
     const app = await newApp();
     // About 12 MB of comments: three parts of 5 MiB.
     await insertManyComments(app, 60000);
@@ -53,7 +53,26 @@ describe("a worker killed in the middle of an export", () => {
     // The dead worker's lease runs out; SQS delivers the same message again.
     const leaseUntil = halfway?.leaseUntil ?? 0;
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, leaseUntil - Date.now()) + 100));
-    expect(await runExport(message, clock(900_000), { partBytes: PART_BYTES })).toBe("finished");
+    const partsStoredOnResume: number[] = [];
+    let beforeCompletion: typeof halfway;
+    expect(
+      await runExport(message, clock(900_000), {
+        partBytes: PART_BYTES,
+        onPart: ({ parts }) => {
+          partsStoredOnResume.push(parts);
+        },
+        onComplete: async () => {
+          beforeCompletion = await jobStore().get(app.appId, crashedId);
+        },
+      }),
+    ).toBe("finished");
+
+    // The resumed run went on in the same upload from the stored part: part 1 was not written
+    // again (a run starting over would store part 1 first), and the completed file's part 1 is
+    // the one the killed process stored.
+    expect(partsStoredOnResume[0]).toBe(2);
+    expect(beforeCompletion?.checkpoint?.uploadId).toBe(halfway?.checkpoint?.uploadId);
+    expect(beforeCompletion?.checkpoint?.parts[0]).toEqual(halfway?.checkpoint?.parts[0]);
 
     const [expected, actual] = [await download(app, undisturbedId), await download(app, crashedId)];
     expect(actual.length).toBeGreaterThan(2 * PART_BYTES);
