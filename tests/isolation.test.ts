@@ -1,10 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { presignDownload, putObject } from "../lib/jobs/files.ts";
+import { presignDownload } from "../lib/jobs/files.ts";
+import { deliverExport, getExport, insertUser, requestExport } from "./exports/export-fixtures.ts";
 import { call, newApp, type TestApp } from "./support/harness.ts";
 
 const EXPORTS = "/api/v2.1/rest/exports";
 const IMPORTS = "/api/v2.1/rest/imports";
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 async function createExport(app: TestApp): Promise<string> {
   const response = await call("POST", EXPORTS, { app, json: { type: "users" } });
@@ -67,19 +70,52 @@ describe("tenant isolation", () => {
     expect(JSON.stringify(response.body)).not.toContain(exportId);
   });
 
-  it("download URLs point at the application's own prefix and stop working after they expire", async () => {
-    const a = await newApp();
-    const key = `exports/${a.appId}/${randomUUID()}.json`;
-    const url = await presignDownload(key, "file.json");
-    expect(new URL(url).pathname).toContain(`/exports/${a.appId}/`);
-    expect(Number(new URL(url).searchParams.get("X-Amz-Expires"))).toBe(3600);
+  it("given a finished export of app A, the download URL the server gives points at A's own file, which B cannot ask for", async () => {
+    const [a, b] = [await newApp(), await newApp()];
+    await insertUser(a, { email: `only-in-a@${a.appId}.example.com` });
+    const id = await requestExport(a, { type: "users" });
+    expect(await deliverExport(id)).toEqual([]);
 
-    await putObject(key, Buffer.from("[]\n"));
-    const shortLived = await presignDownload(key, "file.json", 1);
-    const fresh = await fetch(shortLived);
-    expect(fresh.status).toBe(200);
-    expect(fresh.headers.get("content-disposition")).toContain('filename="file.json"');
-    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const record = await getExport(a, id);
+    expect(record.status).toBe("finished");
+    const url = new URL(record.download_url);
+    // The server's choice: the file lies under A's prefix, named after the job, for an hour.
+    expect(decodeURIComponent(url.pathname)).toMatch(
+      new RegExp(`/exports/${escapeRegExp(encodeURIComponent(a.appId))}/${id}\\.json$`),
+    );
+    expect(Number(url.searchParams.get("X-Amz-Expires"))).toBe(3600);
+    const file = await fetch(url);
+    expect(file.status).toBe(200);
+    expect(file.headers.get("content-disposition")).toContain(
+      `filename="${record.original_filename}"`,
+    );
+    const rows = (await file.json()) as { Email: string }[];
+    expect(rows.map((row) => row.Email)).toEqual([`only-in-a@${a.appId}.example.com`]);
+    // B is told the job does not exist, so it never gets a URL for it.
+    const asB = await call("GET", `${EXPORTS}/${id}`, { app: b });
+    expect(asB.status).toBe(404);
+    expect(JSON.stringify(asB.body)).not.toContain(url.pathname);
+  });
+
+  it("a download URL stops working once its lifetime has passed", async () => {
+    const a = await newApp();
+    const id = await requestExport(a, { type: "users" });
+    expect(await deliverExport(id)).toEqual([]);
+    const record = await getExport(a, id);
+    const key = decodeURIComponent(new URL(record.download_url).pathname).replace(/^\/[^/]+\//, "");
+    // The same presigning as the server's, with a lifetime of one second. X-Amz-Date has whole
+    // seconds, so the URL is certainly expired two seconds after the second it names: the wait
+    // is measured from the URL itself, never from when this test happened to run.
+    const shortLived = new URL(await presignDownload(key, record.original_filename, 1));
+    const signedAt = Date.parse(
+      (shortLived.searchParams.get("X-Amz-Date") as string).replace(
+        /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/,
+        "$1-$2-$3T$4:$5:$6Z",
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, signedAt + 2_100 - Date.now())));
     expect((await fetch(shortLived)).status).toBe(403);
+    // The server's own URL, an hour long, still works.
+    expect((await fetch(record.download_url)).status).toBe(200);
   });
 });
