@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { presignDownload } from "../lib/jobs/files.ts";
 import { deliverExport, getExport, insertUser, requestExport } from "./exports/export-fixtures.ts";
+import { apiFetch } from "./support/api-fetch.ts";
 import { call, newApp, type TestApp } from "./support/harness.ts";
 
 const EXPORTS = "/api/v2.1/rest/exports";
@@ -84,7 +85,7 @@ describe("tenant isolation", () => {
       new RegExp(`/exports/${escapeRegExp(encodeURIComponent(a.appId))}/${id}\\.json$`),
     );
     expect(Number(url.searchParams.get("X-Amz-Expires"))).toBe(3600);
-    const file = await fetch(url);
+    const file = await apiFetch(url);
     expect(file.status).toBe(200);
     expect(file.headers.get("content-disposition")).toContain(
       `filename="${record.original_filename}"`,
@@ -114,8 +115,8 @@ describe("tenant isolation", () => {
       ),
     );
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, signedAt + 2_100 - Date.now())));
-    expect((await fetch(shortLived)).status).toBe(403);
+    expect((await apiFetch(shortLived)).status).toBe(403);
     // The server's own URL, an hour long, still works.
-    expect((await fetch(record.download_url)).status).toBe(200);
+    expect((await apiFetch(record.download_url)).status).toBe(200);
   });
 });

@@ -11,6 +11,7 @@ import { sqs } from "../../lib/aws/sqs.ts";
 import { type JobMessage, parseJobMessage } from "../../lib/jobs/job-queue.ts";
 import { lambdaContext } from "../../scripts/local/lambda-runtime.ts";
 import { sqsEvent } from "../exports/export-fixtures.ts";
+import { apiFetch } from "../support/api-fetch.ts";
 import { call, runtime, stack, type TestApp } from "../support/harness.ts";
 
 export const BACKUPS = "/api/v2.1/rest/backups";
@@ -91,7 +92,7 @@ export async function deliverBackup(jobId: string, budgetMs?: number): Promise<n
 
 /** The bytes behind a presigned URL. */
 export async function fetchBytes(url: string): Promise<Buffer> {
-  const response = await fetch(url);
+  const response = await apiFetch(url);
   expect(response.status).toBe(200);
   return Buffer.from(await response.arrayBuffer());
 }

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { countRows } from "../imports/support.ts";
 import { newApp, type TestApp } from "../support/harness.ts";
 import {
+  apiUrl,
+  assertAnswersDocumented,
   BIN,
   chatBackup,
   cliEnv,
@@ -225,9 +227,10 @@ describe("chat-backup", () => {
     const file = join(work, "tty-users.json");
     const command = `${process.execPath} ${BIN} export users -o ${file}`;
     const result = await run("script", ["-qec", command, "/dev/null"], {
-      env: { ...cliEnv(source), TERM: "xterm" },
+      env: { ...cliEnv(source, await apiUrl()), TERM: "xterm" },
       cwd: work,
     });
+    await assertAnswersDocumented();
     expect(result.code, result.stdout).toBe(0);
     // the bar is redrawn in place: the last drawing of each bar is what the user sees
     expect(result.stdout).toMatch(/export users\s+\u2588{24} 100% \| finished\s+\| 5 rows/);

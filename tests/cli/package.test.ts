@@ -14,7 +14,14 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT_DIR } from "../../scripts/local/stack.ts";
 import { newApp, type TestApp } from "../support/harness.ts";
-import { cliEnv, deliverJobMessages, run, sampleData } from "./support.ts";
+import {
+  apiUrl,
+  assertAnswersDocumented,
+  cliEnv,
+  deliverJobMessages,
+  run,
+  sampleData,
+} from "./support.ts";
 
 const exec = promisify(execFile);
 const PACKAGE_DIR = join(ROOT_DIR, "packages", "chat-backup");
@@ -78,9 +85,14 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** The installed command, run from the temporary directory with only PATH and HOME of ours. */
-function installed(args: string[], withApp?: TestApp) {
-  return run(installedBin, args, { env: cliEnv(withApp), cwd: work });
+/**
+ * The installed command, run from the temporary directory with only PATH and HOME of ours,
+ * against the test stack through the proxy that checks every answer against the OpenAPI document.
+ */
+async function installed(args: string[], withApp?: TestApp) {
+  const result = await run(installedBin, args, { env: cliEnv(withApp, await apiUrl()), cwd: work });
+  await assertAnswersDocumented();
+  return result;
 }
 
 describe("the chat-backup package", () => {

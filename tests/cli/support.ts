@@ -1,9 +1,11 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { afterAll } from "vitest";
 import { sqs } from "../../lib/aws/sqs.ts";
 import { startQueuePoller } from "../../scripts/local/queue-poller.ts";
 import { ROOT_DIR } from "../../scripts/local/stack.ts";
 import { runtime, stack, type TestApp } from "../support/harness.ts";
+import { startValidatingProxy, type ValidatingProxy } from "../support/validating-proxy.ts";
 
 export const BIN = join(ROOT_DIR, "bin", "chat-backup.js");
 
@@ -13,8 +15,30 @@ export interface CliRun {
   stderr: string;
 }
 
-/** The environment `chat-backup` reads its settings from. */
-export function cliEnv(app: TestApp | undefined, url = stack.url): NodeJS.ProcessEnv {
+let proxy: Promise<ValidatingProxy> | undefined;
+afterAll(async () => {
+  await (await proxy)?.close();
+});
+
+/**
+ * The address the command line under test is given for the service: a proxy in front of the
+ * test stack's API that checks every answer the command receives against the OpenAPI document.
+ */
+export async function apiUrl(): Promise<string> {
+  proxy ??= startValidatingProxy(stack.url);
+  return (await proxy).url;
+}
+
+/** Fails when an answer the command line received since the last check broke the document. */
+export async function assertAnswersDocumented(): Promise<void> {
+  const problems = proxy ? (await proxy).takeProblems() : [];
+  if (problems.length > 0) {
+    throw new Error(`the API answered outside its OpenAPI document:\n${problems.join("\n")}`);
+  }
+}
+
+/** The environment `chat-backup` reads its settings from (`url`: the API, through the proxy). */
+export function cliEnv(app: TestApp | undefined, url: string): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -45,15 +69,20 @@ export function run(
   });
 }
 
-/** `chat-backup ARGS` as a user runs it (not on a terminal: stdout and stderr are pipes). */
-export function chatBackup(
+/**
+ * `chat-backup ARGS` as a user runs it (not on a terminal: stdout and stderr are pipes), against
+ * the test stack through the checking proxy unless another `url` (a stand-in server) is given.
+ */
+export async function chatBackup(
   args: string[],
   options: { app?: TestApp; cwd: string; url?: string },
 ): Promise<CliRun> {
-  return run(process.execPath, [BIN, ...args], {
-    env: cliEnv(options.app, options.url),
+  const result = await run(process.execPath, [BIN, ...args], {
+    env: cliEnv(options.app, options.url ?? (await apiUrl())),
     cwd: options.cwd,
   });
+  if (options.url === undefined) await assertAnswersDocumented();
+  return result;
 }
 
 /**

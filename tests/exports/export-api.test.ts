@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { apiFetch } from "../support/api-fetch.ts";
 import { call, newApp } from "../support/harness.ts";
 import { deliverExport, getExport, insertUser, requestExport, sha256 } from "./export-fixtures.ts";
 
@@ -11,7 +12,7 @@ describe("export download and isolation", () => {
     expect(await deliverExport(id)).toEqual([]);
 
     const record = await getExport(app, id);
-    const response = await fetch(record.download_url);
+    const response = await apiFetch(record.download_url);
 
     expect(response.status).toBe(200);
     expect(response.headers.get("content-disposition")).toContain(record.original_filename);
@@ -45,7 +46,7 @@ describe("export download and isolation", () => {
     expect(foreignList.body.results.backup_histories).toEqual([]);
     const record = await getExport(a, id);
     expect(record.status).toBe("finished");
-    const rows = (await (await fetch(record.download_url)).json()) as { Email: string }[];
+    const rows = (await (await apiFetch(record.download_url)).json()) as { Email: string }[];
     expect(rows.map((row) => row.Email)).toEqual(["a@example.com"]);
   });
 
@@ -64,6 +65,6 @@ describe("export download and isolation", () => {
       status: "finished",
     });
     expect((await call("GET", `/api/v2.1/rest/exports/${id}`, { app })).status).toBe(404);
-    expect((await fetch(url)).status).toBe(404);
+    expect((await apiFetch(url)).status).toBe(404);
   });
 });

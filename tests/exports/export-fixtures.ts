@@ -11,6 +11,7 @@ import { chatDb } from "../../lib/chat-db/pool.ts";
 import { type JobMessage, parseJobMessage } from "../../lib/jobs/job-queue.ts";
 import { lambdaContext } from "../../scripts/local/lambda-runtime.ts";
 import { sqsEvent as buildSqsEvent } from "../../scripts/local/sqs-event.ts";
+import { apiFetch } from "../support/api-fetch.ts";
 import { call, runtime, stack, type TestApp } from "../support/harness.ts";
 
 /** A user row of the chat database; returns its id. */
@@ -157,7 +158,7 @@ export async function getExport(app: TestApp, id: string) {
 export async function download(app: TestApp, id: string): Promise<Buffer> {
   const record = await getExport(app, id);
   expect(record.status).toBe("finished");
-  const response = await fetch(record.download_url);
+  const response = await apiFetch(record.download_url);
   expect(response.status).toBe(200);
   return Buffer.from(await response.arrayBuffer());
 }

@@ -4,6 +4,7 @@ import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
 import { dynamo } from "../../lib/aws/dynamodb.ts";
 import { config } from "../../lib/config.ts";
+import { apiFetch } from "../support/api-fetch.ts";
 import { call, newApp, type TestApp } from "../support/harness.ts";
 import { countRows, getImport, settle, user } from "./support.ts";
 
@@ -23,7 +24,7 @@ async function requestUpload(app: TestApp, type: string, filename = `${type}.jso
 
 /** Sends the file as a client would: the raw bytes, no form, no credentials. */
 async function put(url: string, content: string | Uint8Array) {
-  const response = await fetch(url, { method: "PUT", body: content });
+  const response = await apiFetch(url, { method: "PUT", body: content });
   expect(response.status).toBe(200);
 }
 

@@ -7,7 +7,7 @@ import { deliverBatch } from "../../scripts/local/deliver.ts";
 import { LambdaRuntime } from "../../scripts/local/lambda-runtime.ts";
 import { loadServiceDefinition } from "../../scripts/local/serverless-definition.ts";
 import { ROOT_DIR } from "../../scripts/local/stack.ts";
-import { assertDocumentedResponse } from "./openapi-check.ts";
+import { apiFetch, parseBody } from "./api-fetch.ts";
 
 export const stack = inject("stack");
 export const runtime = new LambdaRuntime(ROOT_DIR, loadServiceDefinition(ROOT_DIR).functions);
@@ -65,16 +65,12 @@ export async function call(
   } else if (options.form) {
     body = options.form;
   }
-  const response = await fetch(`${stack.url}${path}`, { method, headers, body });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  const result = { status: response.status, headers: response.headers, body: parsed };
-  assertDocumentedResponse(method, path, result);
+  const response = await apiFetch(`${stack.url}${path}`, { method, headers, body });
+  const result = {
+    status: response.status,
+    headers: response.headers,
+    body: parseBody(await response.text()),
+  };
   return result;
 }
 
