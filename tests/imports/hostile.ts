@@ -1,6 +1,7 @@
 import { expect } from "vitest";
 import { chatDb } from "../../lib/chat-db/pool.ts";
 import { stagingTables } from "../../lib/chat-db/staging.ts";
+import { apiFetch } from "../support/api-fetch.ts";
 import { call, type TestApp } from "../support/harness.ts";
 import { countRows, settle } from "./support.ts";
 
@@ -63,7 +64,7 @@ export async function uploadImport(
   });
   expect(requested.status).toBe(200);
   const { upload_id, upload_url } = requested.body.results.upload;
-  const put = await fetch(upload_url, { method: "PUT", body: content });
+  const put = await apiFetch(upload_url, { method: "PUT", body: content });
   expect(put.status).toBe(200);
   const started = await call("POST", "/api/v2.1/rest/imports", {
     app,
