@@ -3,6 +3,7 @@ import { setNightlyBackupsKept, setNightlyExport } from "../../lib/chat-db/appli
 import { chatDb } from "../../lib/chat-db/pool.ts";
 import { jobStore } from "../../lib/jobs/job-store.ts";
 import { insertManyComments } from "../exports/export-fixtures.ts";
+import { apiFetch } from "../support/api-fetch.ts";
 import { call, drainQueue, newApp, runtime, type TestApp } from "../support/harness.ts";
 import { BACKUPS, deliverBackup, fetchBytes, getBackup, rowsOf } from "./backup-fixtures.ts";
 
@@ -104,7 +105,7 @@ describe("nightly backups", () => {
     expect((await call("GET", `${BACKUPS}/${made[0]}`, { app })).status).toBe(404);
     const second = await getBackup(app, made[1] as string);
     const secondUrl = second.files.users.download_url as string;
-    expect((await fetch(secondUrl)).status).toBe(200);
+    expect((await apiFetch(secondUrl)).status).toBe(200);
 
     const last = await runSchedule(app, "2026-11-14T00:15:00Z");
 
@@ -116,7 +117,7 @@ describe("nightly backups", () => {
       made[2],
     ]);
     expect((await call("GET", `${BACKUPS}/${made[1]}`, { app })).status).toBe(404);
-    expect((await fetch(secondUrl)).status).toBe(404);
+    expect((await apiFetch(secondUrl)).status).toBe(404);
     await chatDb().query("UPDATE applications SET nightly_backups_kept = NULL WHERE app_id = $1", [
       app.appId,
     ]);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiFetch } from "../support/api-fetch.ts";
 import { call, newApp, type TestApp } from "../support/harness.ts";
 import { chatBackup, deliverJobMessages, sampleData, withoutDatabaseIds } from "./support.ts";
 
@@ -132,7 +133,7 @@ describe("chat-backup backups", () => {
         json: { type, filename: `${type}.json` },
       });
       expect(upload.status).toBe(200);
-      const put = await fetch(upload.body.results.upload.upload_url, {
+      const put = await apiFetch(upload.body.results.upload.upload_url, {
         method: "PUT",
         body: readFileSync(join(dir, `${type}.json`)),
       });
