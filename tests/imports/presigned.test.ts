@@ -4,6 +4,7 @@ import { s3 } from "../../lib/aws/s3.ts";
 import { config } from "../../lib/config.ts";
 import { presignUpload, uploadObjectKey } from "../../lib/imports/upload-files.ts";
 import { presignDownload } from "../../lib/jobs/files.ts";
+import { apiFetch } from "../support/api-fetch.ts";
 import { call, newApp, type TestApp } from "../support/harness.ts";
 import { user } from "./support.ts";
 
@@ -20,7 +21,7 @@ async function requestUpload(app: TestApp, extra: Record<string, unknown> = {}) 
 }
 
 async function put(url: string, body: string, headers: Record<string, string> = {}) {
-  const response = await fetch(url, { method: "PUT", body, headers });
+  const response = await apiFetch(url, { method: "PUT", body, headers });
   return { status: response.status, text: await response.text() };
 }
 
@@ -148,12 +149,12 @@ describe("presigned upload URLs, checked by the local S3 as S3 checks them", () 
     const upload = await requestUpload(app);
     await put(upload.upload_url, FILE);
     const url = await presignDownload(uploadObjectKey(app.appId, upload.upload_id), "users.json");
-    const fine = await fetch(url);
+    const fine = await apiFetch(url);
     expect(fine.status).toBe(200);
     expect(await fine.text()).toBe(FILE);
     const tampered = new URL(url);
     tampered.searchParams.set("response-content-disposition", 'attachment; filename="x.exe"');
-    const refused = await fetch(tampered);
+    const refused = await apiFetch(tampered);
     expect(refused.status).toBe(403);
     expect(s3Error(await refused.text()).code).toBe("SignatureDoesNotMatch");
   });
