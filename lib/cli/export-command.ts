@@ -3,6 +3,7 @@ import type { ExportJob } from "../../schemas/job-records.ts";
 import { JobFailedError } from "./cli-errors.ts";
 import type { CommandContext, Resource } from "./context.ts";
 import { waitForJob } from "./job-wait.ts";
+import { fileInside } from "./safe-path.ts";
 import { downloadVerified } from "./transfer.ts";
 
 const DOWNLOAD_ATTEMPTS = 3;
@@ -56,7 +57,10 @@ export async function exportResource(
       job,
     );
   }
-  const file = resolve(options.output ?? job.original_filename);
+  // The user's own --output is taken as given; a name from the server stays in this directory.
+  const file = options.output
+    ? resolve(options.output)
+    : fileInside(process.cwd(), job.original_filename, `${type}.json`);
   const download = reporter.bytes(`download ${type}`, job.size, () => `-> ${file} (sha256 ok)`);
   let digest: Awaited<ReturnType<typeof downloadVerified>> | undefined;
   // A broken or corrupted transfer is tried again from the start (the URL stays valid for a while).
