@@ -59,15 +59,16 @@ function validatorAt(schemaPointer: string): ValidateFunction {
 
 /**
  * The documented response for a request, chosen as API Gateway chooses a route: the operation
- * with this verb and the fewest path parameters; a known path with another verb is a 405, any
- * other path a 404 (both described in the document's components).
+ * of the most specific path (fewest path parameters) with this verb; that path with another verb
+ * is a 405, any other path a 404 (both described in the document's components).
  */
 function documentedResponse(method: string, path: string, status: number): string {
   if (status === 429) return pointer("components", "responses", "TooManyRequests");
-  const matching = routes.filter((route) => route.pattern.test(path));
-  const route = matching
-    .filter((candidate) => candidate.method === method)
-    .sort((a, b) => a.params - b.params)[0];
+  // The most specific path wins first (`/imports/uploads` over `/imports/{id}`), then the verb.
+  const all = routes.filter((route) => route.pattern.test(path));
+  const fewest = Math.min(...all.map((route) => route.params));
+  const matching = all.filter((route) => route.params === fewest);
+  const route = matching.find((candidate) => candidate.method === method);
   if (!route) {
     const name = matching.length ? "MethodNotAllowed" : "NotFound";
     const expected = matching.length ? 405 : 404;
