@@ -37,12 +37,10 @@ function brokenMultipart(): fc.Arbitrary<{ contentType?: string; body: Uint8Arra
   return fc.oneof(
     // cut anywhere: a file part that never ends, a header cut in half, ...
     whole.chain((text) =>
-      fc
-        .integer({ min: 1, max: Math.max(1, text.length - 1) })
-        .map((at) => ({
-          contentType: `multipart/form-data; boundary=${BOUNDARY}`,
-          body: text.slice(0, at),
-        })),
+      fc.integer({ min: 1, max: Math.max(1, text.length - 1) }).map((at) => ({
+        contentType: `multipart/form-data; boundary=${BOUNDARY}`,
+        body: text.slice(0, at),
+      })),
     ),
     // a boundary that matches nothing in the body
     whole.map((body) => ({ contentType: "multipart/form-data; boundary=elsewhere", body })),
