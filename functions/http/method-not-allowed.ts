@@ -10,6 +10,8 @@ const ALLOWED: [RegExp, string[]][] = [
   [/\/backups$/, ["GET", "POST"]],
   [/\/backups\/[^/]+$/, ["GET", "DELETE"]],
   [/\/openapi\.json$/, ["GET"]],
+  [/\/restores$/, ["GET", "POST"]],
+  [/\/restores\/[^/]+$/, ["GET"]],
 ];
 
 /** A known path asked with a verb it does not serve. */

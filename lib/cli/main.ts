@@ -15,6 +15,7 @@ import { importFile } from "./import-command.ts";
 import { JOB_KINDS, type JobKind, listJobs } from "./jobs-command.ts";
 import { formatBytes, formatCount, Reporter } from "./progress.ts";
 import { restoreApplication } from "./restore-command.ts";
+import { restoreFromBackup } from "./server-restore-command.ts";
 import { VERSION } from "./version.ts";
 
 interface GlobalOptions {
@@ -128,12 +129,24 @@ function program(reporter: Reporter): Command {
   cli
     .command("restore")
     .description(
-      "check a backup's checksums, then import users, rooms and comments, stopping at the first failure",
+      "restore DIR: check a backup's checksums, then import users, rooms and comments, stopping at the first failure; restore --backup ID: the service restores one of its backups straight from storage",
     )
-    .argument("<dir>", "a directory made by backup")
+    .argument("[dir]", "a directory made by backup (or downloaded from a backup)")
+    .option("--backup <id>", "restore this backup of the application on the server instead")
     .option("--dry-run", "check everything, write nothing")
-    .action(async (dir: string, options, command: Command) => {
-      await restoreApplication(context(command, reporter), dir, { dryRun: options.dryRun });
+    .action(async (dir: string | undefined, options, command: Command) => {
+      if ((dir === undefined) === (options.backup === undefined)) {
+        throw new CliError("give either a backup directory or --backup ID, not both or neither");
+      }
+      if (options.backup !== undefined) {
+        await restoreFromBackup(context(command, reporter), options.backup, {
+          dryRun: options.dryRun,
+        });
+        return;
+      }
+      await restoreApplication(context(command, reporter), dir as string, {
+        dryRun: options.dryRun,
+      });
     });
 
   const backups = cli

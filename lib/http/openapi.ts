@@ -21,6 +21,7 @@ import {
 } from "../../schemas/job-records.ts";
 import { MAX_IMPORT_BYTES } from "../imports/import-jobs.ts";
 import { backupPaths, backupSchemas } from "./openapi-backups.ts";
+import { type RestoreOpenApiParts, restorePaths, restoreSchemas } from "./openapi-restores.ts";
 
 /** Where the API lives; every path of the document starts here. */
 export const API_BASE = "/api/v2.1/rest";
@@ -121,6 +122,17 @@ const multipartImport = {
   },
   required: ["type", "file"],
 };
+
+function restoreParts(): RestoreOpenApiParts {
+  return {
+    base: API_BASE,
+    ref,
+    ok,
+    responses: (success, errors) => responses(success, errors),
+    parameters: { jobId, page, idempotencyKey },
+    toOpenApiSchema,
+  };
+}
 
 function paths(): Json {
   const exportJob = { backup_history: ref("ExportJob") };
@@ -235,6 +247,7 @@ function paths(): Json {
       parameters: { jobId, page, idempotencyKey },
       toOpenApiSchema,
     }),
+    ...restorePaths(restoreParts()),
     [`${API_BASE}/openapi.json`]: {
       get: {
         operationId: "getOpenApiDocument",
@@ -268,6 +281,7 @@ function components(): Json {
     ImportRoomRow: toOpenApiSchema(importRoomSchema),
     ImportCommentRow: toOpenApiSchema(importCommentSchema),
     ...backupSchemas({ toOpenApiSchema }),
+    ...restoreSchemas({ toOpenApiSchema }),
   };
   for (const type of COMMENT_TYPES) {
     schemas[`CommentPayload_${type}`] = toOpenApiSchema(PAYLOAD_SCHEMAS[type]);

@@ -274,6 +274,9 @@ async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcom
     await checkAgainstApp(chatDb(), spec, tables, job);
     logger.info("import checked against the application", { seconds: seconds() });
   }
+  if (job.dryRun && io.tolerated) {
+    await chatDb().query(`DELETE FROM ${tables.problems} WHERE message ~ $1`, [io.tolerated]);
+  }
   const problems = await rejection(tables, job.resource, rowCount);
   if (problems) {
     // Another delivery of this very job may have written the rows meanwhile: they are not duplicates.
@@ -289,6 +292,10 @@ async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcom
 
   // Rows skipped as already in the application need no hash.
   if (mustHash && (await hasPlainPasswords(tables))) {
+    if (io.refusePlainPasswords) {
+      await dropStaging(chatDb(), job.jobId);
+      return failed(io.refusePlainPasswords);
+    }
     const chunks = await fanOutHashing(job, tables);
     logger.info("passwords handed out for hashing", { chunks });
     return { status: "waiting", chunks };

@@ -10,6 +10,7 @@ import {
   runLeased,
 } from "../jobs/lifecycle/index.ts";
 import { jobMetric, logger } from "../observability.ts";
+import { runRestore } from "../restores/restore-worker.ts";
 import { discardStaging, type PipelineOutcome, runImportPipeline } from "./import-pipeline.ts";
 import { hashChunk, isHashChunk } from "./password-stage.ts";
 import { objectStream } from "./upload-files.ts";
@@ -111,6 +112,7 @@ class ImportRun implements LeasedWork {
  * invocation holds is "busy", and rows are written in one transaction with a marker.
  */
 export async function runImport(message: JobMessage, clock: InvocationClock): Promise<JobOutcome> {
+  if (message.kind === "restore") return runRestore(message, clock);
   if (isHashChunk(message)) return (await hashChunk(message, clock)) ? "continued" : "dropped";
   const outcome = await runLeased(message, clock, (lease) => new ImportRun(lease, clock));
   // The message of a job whose record is gone (deleted or expired mid-import): nothing will ever

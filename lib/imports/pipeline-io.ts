@@ -13,4 +13,8 @@ export interface PipelineIo {
   reserveMs: number;
   /** The job's percentage, rising. */
   progress(percentage: number): void;
+  /** A dry run passes problems whose message matches this (PostgreSQL regex), e.g. a restore's. */
+  tolerated?: string;
+  /** Plain passwords fail the import with this sentence instead of being hashed (restores). */
+  refusePlainPasswords?: string;
 }

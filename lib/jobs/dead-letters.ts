@@ -11,7 +11,9 @@ export function deadLetterMessage(kind: JobKind, attempts = config().maxReceiveC
   const retry =
     kind === "import"
       ? "please upload the file again, and contact support if it keeps failing"
-      : `please request the ${kind} again, and contact support if it keeps failing`;
+      : kind === "restore"
+        ? "please start the restore again (it skips what is already restored), and contact support if it keeps failing"
+        : `please request the ${kind} again, and contact support if it keeps failing`;
   return `the ${kind} could not be completed after ${attempts} attempts; ${retry}`;
 }
 
@@ -44,9 +46,11 @@ export async function settleDeadLetter(
     previous_status: job.status,
     aborted_upload: Boolean(uploadId),
   });
-  const kind = { export: "Exports", import: "Imports", backup: "Backups" }[job.kind];
-  // A backup's metrics are for the set as a whole.
-  const resource = job.kind === "backup" ? "all" : job.resource;
+  const kind = { export: "Exports", import: "Imports", backup: "Backups", restore: "Restores" }[
+    job.kind
+  ];
+  // A backup's and a restore's metrics are for the set as a whole.
+  const resource = job.kind === "backup" || job.kind === "restore" ? "all" : job.resource;
   if (seenBy === "dead-letter queue") jobMetric(`${kind}DeadLettered`, "Count", 1, resource);
   jobMetric(`${kind}Failed`, "Count", 1, resource);
   return "failed";

@@ -18,13 +18,15 @@ export interface JobMessage {
 }
 
 /** The kinds of job a message can carry. */
-const JOB_KINDS: readonly JobKind[] = ["export", "import", "backup"];
+const JOB_KINDS: readonly JobKind[] = ["export", "import", "backup", "restore"];
 
 function queueUrl(kind: JobKind): string {
   const urls: Record<JobKind, string | undefined> = {
     export: config().exportQueueUrl,
     import: config().importQueueUrl,
     backup: config().backupQueueUrl,
+    // A restore is three imports in a row: it runs on the import queue and its worker.
+    restore: config().importQueueUrl,
   };
   const url = urls[kind];
   if (!url) throw new ConfigError(`the ${kind} queue URL is not configured for this function`);

@@ -2,7 +2,7 @@ import { config } from "../config.ts";
 
 export const RESOURCES = ["users", "rooms", "comments"] as const;
 export type Resource = (typeof RESOURCES)[number];
-export type JobKind = "export" | "import" | "backup";
+export type JobKind = "export" | "import" | "backup" | "restore";
 export type JobStatus = "started" | "processing" | "finished" | "failed";
 export type JobTrigger = "api" | "schedule";
 
@@ -111,7 +111,30 @@ export interface BackupState {
   expectedRows?: Record<Resource, number>;
 }
 
-/** One export, import or backup job, as kept in the jobs table. */
+/** One file of the backup a restore reads (captured when the restore starts). */
+export type RestoreFile = BackupFile;
+
+/** Where one type of a restore stands. */
+export interface RestoreTypeState {
+  /** `started` until its step begins (and for good, when an earlier type failed). */
+  status: JobStatus;
+  percentage: number;
+  /** Rows written (or, on a dry run, that would be). */
+  totalRows: number;
+  skippedRows: number;
+  errors: ImportErrors;
+}
+
+/** What a restore job keeps beside the job fields: its backup and its three steps. */
+export interface RestoreState {
+  backupId: string;
+  files: Record<Resource, RestoreFile>;
+  /** The step being worked on: an index into RESOURCES (users, rooms, comments); 3 when done. */
+  step: number;
+  types: Record<Resource, RestoreTypeState>;
+}
+
+/** One export, import, backup or restore job, as kept in the jobs table. */
 export interface JobRecord {
   appId: string;
   jobId: string;
@@ -147,6 +170,8 @@ export interface JobRecord {
   checkpoint?: ExportCheckpoint;
   /** A backup's cut, files and compression (kind `backup` only). */
   backup?: BackupState;
+  /** A restore's backup and steps (kind `restore` only). */
+  restore?: RestoreState;
   /** Epoch seconds after which the record expires (DynamoDB TTL). */
   expiresAt: number;
   idempotencyKey?: string;

@@ -1,0 +1,28 @@
+import { apiHandler } from "../../lib/http/api.ts";
+import { parseJsonObject } from "../../lib/http/body.ts";
+import { ok } from "../../lib/http/envelope.ts";
+import { restoreView } from "../../lib/http/views.ts";
+import { withIdempotencyKey } from "../../lib/jobs/idempotency.ts";
+import { startRestore, validateRestoreRequest } from "../../lib/restores/restore-jobs.ts";
+import type { RestoreRequest } from "../../schemas/restore-records.ts";
+
+const createRestore = withIdempotencyKey(
+  "restore",
+  async (appId, request: RestoreRequest, _payload: undefined) =>
+    restoreView(await startRestore(appId, request)),
+);
+
+/** POST /api/v2.1/rest/restores {backup_id, dry_run} (an `Idempotency-Key` header makes retries safe) */
+export const handler = apiHandler(async ({ event, context, headers, app }) => {
+  const request = validateRestoreRequest(parseJsonObject(event, headers));
+  const fingerprint = { ...request, dry_run: request.dry_run ?? false };
+  return ok({
+    restore: await createRestore(
+      app.appId,
+      headers["idempotency-key"],
+      fingerprint,
+      undefined,
+      context,
+    ),
+  });
+});
