@@ -1,4 +1,4 @@
-import { Readable } from "node:stream";
+import { pipeline, Readable } from "node:stream";
 import { createGunzip, type Gunzip } from "node:zlib";
 import { config } from "../config.ts";
 import { ImportFileError } from "./import-file-error.ts";
@@ -66,7 +66,9 @@ export async function* streamImportRows(
   let gunzip: Gunzip | undefined;
   if (isGzip(head)) {
     gunzip = createGunzip();
-    chunks = Readable.from(rest()).pipe(gunzip);
+    // pipeline, not pipe: a source that fails (a read error, a checksum that does not match)
+    // fails the gunzip stream with its error instead of leaving it waiting for an end.
+    chunks = pipeline(Readable.from(rest()), gunzip, () => {});
   }
   let inflated = 0;
   try {
