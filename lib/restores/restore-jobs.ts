@@ -1,4 +1,5 @@
 import { type RestoreRequest, restoreRequestSchema } from "../../schemas/restore-records.ts";
+import { loadFinishedBackup } from "../backups/backup-set.ts";
 import { BadRequestError, NotFoundError } from "../errors.ts";
 import {
   type JobRecord,
@@ -11,7 +12,6 @@ import { newJob } from "../jobs/jobs.ts";
 import { open } from "../jobs/lifecycle/index.ts";
 import { jobMetric, logger } from "../observability.ts";
 import { describeError, validatorFor } from "../validation.ts";
-import { finishedBackup } from "./backup-source.ts";
 
 /** Validates the body of `POST /restores`. */
 export function validateRestoreRequest(body: Record<string, unknown>): RestoreRequest {
@@ -42,7 +42,7 @@ function waiting(): RestoreTypeState {
  */
 export async function startRestore(appId: string, request: RestoreRequest): Promise<JobRecord> {
   const backupId = request.backup_id.toLowerCase();
-  const backup = await finishedBackup(appId, backupId);
+  const backup = await loadFinishedBackup(appId, backupId);
   if (!backup) {
     throw new NotFoundError("backup not found", [
       `no finished backup with unique_id "${request.backup_id.slice(0, 64)}" in this application`,
