@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chatDb } from "../../lib/chat-db/pool.ts";
 import { backupOf, counts, seedApp, wipeChat } from "../restores/support.ts";
 import { newApp, type TestApp } from "../support/harness.ts";
-import { BIN, chatBackup, cliEnv, deliverJobMessages, run } from "./support.ts";
+import { apiUrl, BIN, chatBackup, cliEnv, deliverJobMessages, run } from "./support.ts";
 
 let work: string;
 let stopDelivery: (() => Promise<void>) | undefined;
@@ -45,7 +45,7 @@ describe("chat-backup restore --backup", () => {
   it("on a terminal, run again: a bar per type at 100 %, nothing written, every row skipped", async () => {
     const command = `${process.execPath} ${BIN} restore --backup ${backupId}`;
     const result = await run("script", ["-qec", command, "/dev/null"], {
-      env: { ...cliEnv(app), TERM: "xterm" },
+      env: { ...cliEnv(app, await apiUrl()), TERM: "xterm" },
       cwd: work,
     });
     expect(result.code, result.stdout).toBe(0);
