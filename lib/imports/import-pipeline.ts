@@ -1,178 +1,29 @@
-import {
-  appliedRows,
-  appliedSkippedRows,
-  lockApplicationImports,
-  markApplied,
-  type Queryable,
-} from "../chat-db/import-queries.ts";
+import { lockApplicationImports, markApplied } from "../chat-db/import-queries.ts";
 import { chatDb, inTransaction } from "../chat-db/pool.ts";
-import {
-  CopyWriter,
-  createStaging,
-  dropStaging,
-  finishLoad,
-  loadedRows,
-  type StagingTables,
-  stagingTables,
-} from "../chat-db/staging.ts";
-import type { ImportErrors, JobRecord, Resource } from "../jobs/job-record.ts";
+import { dropStaging, loadedRows, stagingTables } from "../chat-db/staging.ts";
+import type { JobRecord, Resource } from "../jobs/job-record.ts";
 import { logger } from "../observability.ts";
-import { explainConflicts, skippedSoFar, skipSameRows } from "./existing-rows.ts";
-import { ImportFileError, importRowOptions, instant, streamImportRows } from "./file-rows.ts";
+import { skippedSoFar } from "./existing-rows.ts";
+import { ImportFileError, instant } from "./file-rows.ts";
+import { withJobLock } from "./job-lock.ts";
 import { fanOutHashing, hasPlainPasswords } from "./password-stage.ts";
-import type { PipelineIo } from "./pipeline-io.ts";
-import { MAX_LISTED_PROBLEMS, problemSummary, rowErrorFromDatabase } from "./problems.ts";
+import { failed, type PipelineIo, type PipelineOutcome } from "./pipeline-io.ts";
+import { rowErrorFromDatabase } from "./problems.ts";
 import { commentsImport } from "./resources/comments.ts";
 import { roomsImport } from "./resources/rooms.ts";
 import { usersImport } from "./resources/users.ts";
-import { type ImportContext, type ImportSpec, RowProblemList, stageRow } from "./staged-import.ts";
+import { checkAgainstApp, rejection, replayed } from "./staged-checks.ts";
+import type { ImportContext, ImportSpec } from "./staged-import.ts";
+import { loadIntoStaging } from "./staged-load.ts";
 import { streamedWrite } from "./streamed-write.ts";
+
+export type { PipelineIo, PipelineOutcome } from "./pipeline-io.ts";
 
 const SPECS: Record<Resource, ImportSpec> = {
   users: usersImport,
   rooms: roomsImport,
   comments: commentsImport,
 };
-
-export type { PipelineIo };
-
-export type PipelineOutcome =
-  /** `rows` written (or, on a dry run, that would be); `skipped` already in the application. */
-  | { status: "finished"; rows: number; skipped: number; replayed?: boolean }
-  | { status: "failed"; errors: ImportErrors }
-  /** Time ran low: what is done is kept in PostgreSQL, and another invocation goes on. */
-  | { status: "continued" }
-  /** Passwords are being hashed by chunk messages; the last chunk queues the job's message again. */
-  | { status: "waiting"; chunks: number };
-
-/** Loading the file moves the percentage up to this. */
-const LOADED_PERCENTAGE = 50;
-
-function failed(message: string, data: ImportErrors["Data"] = null): PipelineOutcome {
-  return { status: "failed", errors: { Message: message, Data: data } };
-}
-
-/** Counts the bytes of the (compressed) file as they pass, for the percentage. */
-async function* counted(
-  source: AsyncIterable<Uint8Array>,
-  onBytes: (bytes: number) => void,
-): AsyncGenerator<Uint8Array> {
-  let bytes = 0;
-  for await (const chunk of source) {
-    bytes += chunk.length;
-    onBytes(bytes);
-    yield chunk;
-  }
-}
-
-/**
- * Streams the file into the job's staging tables: each row checked on its own as it passes and
- * copied (COPY FROM) with its problems; then the rules across the file. Memory holds one batch
- * of rows at a time, whatever the file's size.
- * @returns the number of rows, or an ImportFileError when the file cannot be read as rows
- */
-async function load(
-  job: JobRecord,
-  spec: ImportSpec,
-  context: ImportContext,
-  io: PipelineIo,
-): Promise<number> {
-  const tables = await createStaging(chatDb(), job.jobId, spec.columns, spec.idsOf);
-  const rowsCopy = await CopyWriter.open(chatDb(), tables.rows, [
-    "row",
-    "ok",
-    ...spec.columns.map((column) => column.name),
-  ]);
-  let problemsCopy: CopyWriter | undefined;
-  try {
-    problemsCopy = await CopyWriter.open(chatDb(), tables.problems, [
-      "row",
-      "seq",
-      "sub",
-      "field",
-      "message",
-    ]);
-    const width = spec.columns.length;
-    const problems = new RowProblemList();
-    let index = 0;
-    let shown = 0;
-    const source = counted(await io.open(), (bytes) => {
-      const percentage = Math.floor(((bytes / Math.max(job.size, 1)) * LOADED_PERCENTAGE) / 5) * 5;
-      if (percentage > shown) {
-        shown = percentage;
-        io.progress(percentage);
-      }
-    });
-    for await (const batch of streamImportRows(source, job.resource, importRowOptions(io.ndjson))) {
-      for (const row of batch) {
-        problems.clear();
-        const staged = stageRow(spec, row, problems, context);
-        const values =
-          staged.values.length < width
-            ? [...staged.values, ...new Array(width - staged.values.length).fill(null)]
-            : staged.values;
-        await rowsCopy.write([index, staged.ok, ...values]);
-        for (const [sub, problem] of problems.items.entries()) {
-          await problemsCopy.write([index, 0, sub, problem.field, problem.message]);
-        }
-        index += 1;
-      }
-    }
-    await rowsCopy.close();
-    await problemsCopy.close();
-    for (const sql of spec.fileChecks(tables)) await chatDb().query(sql);
-    await finishLoad(chatDb(), job.jobId, index, spec.indexes);
-    return index;
-  } catch (error) {
-    rowsCopy.abort();
-    problemsCopy?.abort();
-    throw error;
-  }
-}
-
-/** The job's problems as `errors`: every problem counted, the first 1,000 in row order listed. */
-async function rejection(
-  tables: StagingTables,
-  resource: Resource,
-  rowCount: number,
-  db = chatDb(),
-): Promise<PipelineOutcome | undefined> {
-  const { rows: counts } = await db.query<{ total: number; failed: number }>(
-    `SELECT count(*)::int AS total, count(DISTINCT row)::int AS failed FROM ${tables.problems}`,
-  );
-  const { total = 0, failed: failedRows = 0 } = counts[0] ?? {};
-  if (total === 0) return undefined;
-  const { rows: listed } = await db.query<{ row: number; field: string; message: string }>(
-    `SELECT row, field, message FROM ${tables.problems} ORDER BY row, seq, sub LIMIT $1`,
-    [MAX_LISTED_PROBLEMS],
-  );
-  return failed(problemSummary(resource, rowCount, failedRows, total, listed.length), listed);
-}
-
-/**
- * Runs the rules against the application's data afresh (earlier findings are replaced); with
- * `on_existing: skip`, rows the application already holds as they are leave the staging table
- * first, and a key taken by other content says what differs.
- */
-async function checkAgainstApp(
-  db: Queryable,
-  spec: ImportSpec,
-  tables: StagingTables,
-  job: JobRecord,
-): Promise<void> {
-  await db.query(`DELETE FROM ${tables.problems} WHERE seq >= 20`);
-  const skip = job.onExisting === "skip";
-  if (skip) await skipSameRows(db, spec, tables.rows, "s.ok", job.appId);
-  for (const sql of spec.appChecks(tables)) await db.query(sql, [job.appId]);
-  if (skip) await explainConflicts(db, spec, tables, job.appId);
-}
-
-/** The outcome of a job another delivery already applied, or undefined. */
-async function replayed(db: Queryable, jobId: string): Promise<PipelineOutcome | undefined> {
-  const rows = await appliedRows(db, jobId);
-  if (rows === undefined) return undefined;
-  return { status: "finished", rows, skipped: await appliedSkippedRows(db, jobId), replayed: true };
-}
 
 /**
  * One invocation's work on an import job, from whatever point earlier invocations reached:
@@ -183,32 +34,6 @@ async function replayed(db: Queryable, jobId: string): Promise<PipelineOutcome |
  */
 export async function runImportPipeline(job: JobRecord, io: PipelineIo): Promise<PipelineOutcome> {
   return withJobLock(job.jobId, () => runLocked(job, io));
-}
-
-/**
- * Runs `work` while holding the job's advisory lock, so that two deliveries of one job never
- * fill its staging tables at once; the second waits, then finds the job done (or goes on from
- * where the first stopped).
- */
-async function withJobLock<T>(jobId: string, work: () => Promise<T>): Promise<T> {
-  const key = `import-job:${jobId}`;
-  for (;;) {
-    const client = await chatDb().connect();
-    let locked = false;
-    try {
-      const { rows } = await client.query<{ locked: boolean }>(
-        "SELECT pg_try_advisory_lock(hashtext($1)) AS locked",
-        [key],
-      );
-      locked = rows[0]?.locked === true;
-      if (locked) return await work();
-    } finally {
-      if (locked)
-        await client.query("SELECT pg_advisory_unlock(hashtext($1))", [key]).catch(() => {});
-      client.release();
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcome> {
@@ -236,7 +61,7 @@ async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcom
   };
   if (rowCount === undefined) {
     try {
-      rowCount = await load(job, spec, context, io);
+      rowCount = await loadIntoStaging(job, spec, context, io);
     } catch (error) {
       if (error instanceof ImportFileError) {
         await dropStaging(chatDb(), job.jobId);

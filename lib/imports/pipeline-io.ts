@@ -1,3 +1,5 @@
+import type { ImportErrors } from "../jobs/job-record.ts";
+
 /** What the pipeline needs from the invocation running it. */
 export interface PipelineIo {
   /** The file's bytes from the start (again, when a load must be redone). */
@@ -17,4 +19,18 @@ export interface PipelineIo {
   tolerated?: string;
   /** Plain passwords fail the import with this sentence instead of being hashed (restores). */
   refusePlainPasswords?: string;
+}
+
+/** What one invocation of the pipeline achieved. */
+export type PipelineOutcome =
+  /** `rows` written (or, on a dry run, that would be); `skipped` already in the application. */
+  | { status: "finished"; rows: number; skipped: number; replayed?: boolean }
+  | { status: "failed"; errors: ImportErrors }
+  /** Time ran low: what is done is kept in PostgreSQL, and another invocation goes on. */
+  | { status: "continued" }
+  /** Passwords are being hashed by chunk messages; the last chunk queues the job's message again. */
+  | { status: "waiting"; chunks: number };
+
+export function failed(message: string, data: ImportErrors["Data"] = null): PipelineOutcome {
+  return { status: "failed", errors: { Message: message, Data: data } };
 }

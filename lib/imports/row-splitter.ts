@@ -1,20 +1,7 @@
 import { ImportFileError } from "./import-file-error.ts";
-import { noteInexactNumbers, OversizedRow } from "./row-text.ts";
-
-/** Bytes of the file's first form that decide what it is, as the splitter meets them. */
-enum Byte {
-  Tab = 0x09,
-  NewLine = 0x0a,
-  Return = 0x0d,
-  Space = 0x20,
-  Quote = 0x22,
-  Comma = 0x2c,
-  OpenBracket = 0x5b,
-  Backslash = 0x5c,
-  CloseBracket = 0x5d,
-  OpenBrace = 0x7b,
-  CloseBrace = 0x7d,
-}
+import { Byte, isSpace } from "./json-bytes.ts";
+import { describeNonArray, parseRow } from "./row-parse.ts";
+import { OversizedRow } from "./row-text.ts";
 
 enum State {
   /** Before the first significant byte. */
@@ -31,10 +18,6 @@ enum State {
   Lines,
   /** Neither: the file is kept (up to a limit) to say what it holds instead. */
   Other,
-}
-
-function isSpace(byte: number): boolean {
-  return byte === Byte.Space || byte === Byte.NewLine || byte === Byte.Return || byte === Byte.Tab;
 }
 
 /** A file that is neither an array nor NDJSON is kept up to this size to describe it. */
@@ -290,32 +273,7 @@ export class RowSplitter {
 
   private parse(bytes: Uint8Array | OversizedRow): unknown {
     if (bytes instanceof OversizedRow) return bytes;
-    let text: string;
-    try {
-      text = this.decoder.decode(bytes);
-    } catch {
-      throw new ImportFileError("The file is not valid UTF-8 text.");
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      // The parser's own message is not repeated: it quotes the file, and a users file holds passwords.
-      const position = Number(/position (\d+)/.exec(String((error as Error).message))?.[1]);
-      let line = this.rowLine;
-      let column = this.rowColumn + 1;
-      if (Number.isFinite(position)) {
-        const before = text.slice(0, position);
-        const newLines = before.split("\n").length - 1;
-        line += newLines;
-        column = newLines ? position - before.lastIndexOf("\n") : column + position;
-      } else {
-        column += text.length;
-      }
-      throw new ImportFileError(`The file is not valid JSON (at line ${line}, column ${column}).`);
-    }
-    noteInexactNumbers(value, text);
-    return value;
+    return parseRow(this.decoder, bytes, this.rowLine, this.rowColumn);
   }
 
   private syntaxError(position: number): never {
@@ -330,28 +288,6 @@ export class RowSplitter {
     if (this.pendingBytes > OTHER_LIMIT) {
       throw new ImportFileError(`The file must hold ${expected}.`);
     }
-    const bytes = Buffer.concat(this.pending);
-    let text: string;
-    try {
-      text = this.decoder.decode(bytes);
-    } catch {
-      throw new ImportFileError("The file is not valid UTF-8 text.");
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      const position = /position (\d+)/.exec(String((error as Error).message))?.[1];
-      let where = "";
-      if (position !== undefined) {
-        const before = text.slice(0, Number(position));
-        const line = before.split("\n").length;
-        const column = Number(position) - before.lastIndexOf("\n");
-        where = ` (at line ${line}, column ${column})`;
-      }
-      throw new ImportFileError(`The file is not valid JSON${where}.`);
-    }
-    const kind = value === null ? "null" : typeof value === "object" ? "an object" : typeof value;
-    throw new ImportFileError(`The file must hold ${expected}, but it holds ${kind}.`);
+    describeNonArray(this.decoder, Buffer.concat(this.pending), expected);
   }
 }
