@@ -1,5 +1,4 @@
 import { gzipSync } from "node:zlib";
-import type { IHasher } from "hash-wasm";
 import type { PoolClient } from "pg";
 import { CopyRowReader, cursorOf, type StreamedRow } from "../chat-db/copy-row-reader.ts";
 import type { ExportCursor, ExportScope } from "../chat-db/export-scope.ts";
@@ -28,6 +27,15 @@ export interface PartSink<C = ExportCursor> {
   upload(partNumber: number, body: Buffer): Promise<StoredPart>;
   /** Called after each part is stored and `progress` moved past it: persist the checkpoint. */
   stored(progress: PartProgress<C>): Promise<void>;
+}
+
+/**
+ * Hashes a file's bytes in order; `save()` is the state stored with each part's checkpoint (bytes
+ * or base64 text; "" when it cannot be continued elsewhere).
+ */
+export interface PartHasher {
+  update(bytes: Uint8Array): unknown;
+  save(): Uint8Array | string;
 }
 
 /** Parts uploading at once while the next one fills (S3 takes parts of one upload in parallel). */
@@ -62,7 +70,7 @@ export class PartPipeline<C = ExportCursor> {
     private readonly partBytes: number,
     readonly progress: PartProgress<C>,
     /** Hashes the stored bytes in order; absent when no hash is wanted (a range file). */
-    private readonly hasher: IHasher | undefined,
+    private readonly hasher: PartHasher | undefined,
     private readonly sink: PartSink<C>,
     /** Number of the next part (1-based; a key range starts at its own number). */
     private nextPartNumber: number,
@@ -135,7 +143,8 @@ export class PartPipeline<C = ExportCursor> {
     let hashState: string | undefined;
     if (this.hasher) {
       this.hasher.update(body);
-      hashState = Buffer.from(this.hasher.save()).toString("base64");
+      const saved = this.hasher.save();
+      hashState = typeof saved === "string" ? saved : Buffer.from(saved).toString("base64");
     }
     const uploaded = this.sink.upload(this.nextPartNumber, body);
     this.nextPartNumber += 1;
