@@ -22,6 +22,7 @@ const stack = await startLocalStack({
   },
   dbPassword: env.LOCAL_DB_PASSWORD ?? "chat-local",
   awsInChildProcess: true,
+  preloadFunctions: true,
   invocationStore,
   demoApps: [
     {
