@@ -132,7 +132,7 @@ interface ExportRecord {
 }
 
 /** Requests a comments export through the HTTP API and polls it until it ends. */
-async function exportThroughApi(
+export async function exportThroughApi(
   url: string,
   app: { appId: string; secret: string },
 ): Promise<{ record: ExportRecord; pickupSeconds: number }> {
@@ -164,7 +164,7 @@ async function exportThroughApi(
 }
 
 /** Deletes an export (its record and its file) through the HTTP API. */
-async function deleteExport(
+export async function deleteExport(
   url: string,
   app: { appId: string; secret: string },
   id: string,
@@ -196,7 +196,7 @@ async function statistics(db: Db): Promise<number> {
 }
 
 /** Seconds PostgreSQL takes to COPY the application's comments out as JSON, one per line. */
-async function copyAsJson(db: Db, appId: string): Promise<number> {
+export async function copyAsJson(db: Db, appId: string): Promise<number> {
   const client = await db.connect();
   try {
     const started = performance.now();
