@@ -11,6 +11,7 @@ import { conditionally, dynamo } from "../aws/dynamodb.ts";
 import { config } from "../config.ts";
 import type { ExportRange, JobKind, JobRecord } from "./job-record.ts";
 import type { JobCondition, JobStore, NightlyGuard } from "./job-store-types.ts";
+import { countOpenJobs } from "./open-jobs.ts";
 import {
   EXPIRY_ATTRIBUTE,
   fromJobItem,
@@ -84,31 +85,8 @@ export class DynamoJobStore implements JobStore {
     return fromJobItem(Item);
   }
 
-  async countOpen(appId: string, kind: JobKind, since: string): Promise<number> {
-    let count = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const output: QueryCommandOutput = await dynamo().send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: LIST_INDEX,
-          KeyConditionExpression: "listKey = :key AND listSort >= :since",
-          FilterExpression: "#status IN (:started, :processing)",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: {
-            ":key": jobListKey(appId, kind),
-            ":since": since,
-            ":started": "started",
-            ":processing": "processing",
-          },
-          Select: "COUNT",
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      count += output.Count ?? 0;
-      startKey = output.LastEvaluatedKey;
-    } while (startKey);
-    return count;
+  countOpen(appId: string, kind: JobKind, since: string): Promise<number> {
+    return countOpenJobs(this.table, appId, kind, since);
   }
 
   async list(appId: string, kind: JobKind, page: number, pageSize: number): Promise<JobRecord[]> {
