@@ -25,22 +25,27 @@ function expectThrottled(response: ApiResponse) {
 }
 
 describe("requests per second of one application", () => {
-  it("given an application allowed 5 requests per second, when it sends 30 at once, then the rest are 429 with Retry-After, and another application is served meanwhile", async () => {
-    const noisy = await appWithLimits({ requestsPerSecond: 5 });
+  it("given an application allowed 2 requests per second, when it sends 30 at once, then at most 2 per second are served and the rest are 429 with Retry-After, while another application is served", async () => {
+    const noisy = await appWithLimits({ requestsPerSecond: 2 });
     const quiet = await newApp();
     // Both secrets verified once, so that the burst measures the limit and not the first hash.
     await call("GET", EXPORTS, { app: noisy });
     await call("GET", EXPORTS, { app: quiet });
     await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 10));
 
+    const started = Date.now();
     const [noisyAnswers, quietAnswers] = await Promise.all([
       Promise.all(Array.from({ length: 30 }, () => call("GET", EXPORTS, { app: noisy }))),
       Promise.all(Array.from({ length: 4 }, () => call("GET", EXPORTS, { app: quiet }))),
     ]);
+    // The one-second windows the burst can have touched (a slow machine spreads it out).
+    const windows = Math.floor(Date.now() / 1000) - Math.floor(started / 1000) + 1;
+    const served = noisyAnswers.filter((answer) => answer.status === 200).length;
     const throttled = noisyAnswers.filter((answer) => answer.status === 429);
-    // At most 5 per one-second window; the burst may straddle two windows.
-    expect(noisyAnswers.filter((answer) => answer.status === 200).length).toBeLessThanOrEqual(10);
-    expect(throttled.length).toBeGreaterThanOrEqual(20);
+    expect(served + throttled.length).toBe(30);
+    expect(served).toBeLessThanOrEqual(2 * windows);
+    expect(throttled.length).toBeGreaterThanOrEqual(30 - 2 * windows);
+    expect(throttled.length).toBeGreaterThan(0);
     for (const answer of throttled) expectThrottled(answer);
     expect(throttled[0]?.headers.get("retry-after")).toBe("1");
     expect(quietAnswers.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
