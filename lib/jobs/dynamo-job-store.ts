@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { conditionally, dynamo } from "../aws/dynamodb.ts";
 import { config } from "../config.ts";
+import { conditionExpression } from "./job-conditions.ts";
 import type { ExportRange, JobKind, JobRecord } from "./job-record.ts";
 import type { JobCondition, JobStore, NightlyGuard } from "./job-store-types.ts";
 import { countOpenJobs } from "./open-jobs.ts";
@@ -23,44 +24,6 @@ import {
   rangeKey,
   toJobItem,
 } from "./table-keys.ts";
-
-/** A condition as a DynamoDB condition expression, its names and values added to the maps given. */
-function conditionExpression(
-  condition: JobCondition,
-  names: Record<string, string>,
-  values: Record<string, unknown>,
-): string {
-  const conditions = ["attribute_exists(pk)"];
-  if (condition.statusIn) {
-    names["#status"] = "status";
-    const keys = condition.statusIn.map((status, i) => {
-      values[`:cs${i}`] = status;
-      return `:cs${i}`;
-    });
-    conditions.push(`#status IN (${keys.join(", ")})`);
-  }
-  if (condition.leaseHeldBy !== undefined) {
-    names["#leaseOwner"] = "leaseOwner";
-    values[":cLeaseOwner"] = condition.leaseHeldBy;
-    conditions.push("#leaseOwner = :cLeaseOwner");
-  }
-  if (condition.leaseFreeAt !== undefined) {
-    names["#leaseUntil"] = "leaseUntil";
-    values[":cLeaseFree"] = condition.leaseFreeAt;
-    conditions.push("(attribute_not_exists(#leaseUntil) OR #leaseUntil < :cLeaseFree)");
-  }
-  if (condition.seqAtMost !== undefined) {
-    names["#seq"] = "seq";
-    values[":cSeq"] = condition.seqAtMost;
-    conditions.push("#seq <= :cSeq");
-  }
-  if (condition.percentageBelow !== undefined) {
-    names["#percentage"] = "percentage";
-    values[":cPercentage"] = condition.percentageBelow;
-    conditions.push("#percentage < :cPercentage");
-  }
-  return conditions.join(" AND ");
-}
 
 /** Job records and nightly guards in one DynamoDB table (layout: `table-keys.ts`). */
 export class DynamoJobStore implements JobStore {
