@@ -1,7 +1,21 @@
 import { ImportFileError } from "./import-file-error.ts";
-import { Byte, isSpace } from "./json-bytes.ts";
 import { describeNonArray, parseRow } from "./row-parse.ts";
 import { OversizedRow } from "./row-text.ts";
+
+/** Bytes of the file's first form that decide what it is, as the splitter meets them. */
+enum Byte {
+  Tab = 0x09,
+  NewLine = 0x0a,
+  Return = 0x0d,
+  Space = 0x20,
+  Quote = 0x22,
+  Comma = 0x2c,
+  OpenBracket = 0x5b,
+  Backslash = 0x5c,
+  CloseBracket = 0x5d,
+  OpenBrace = 0x7b,
+  CloseBrace = 0x7d,
+}
 
 enum State {
   /** Before the first significant byte. */
@@ -18,6 +32,10 @@ enum State {
   Lines,
   /** Neither: the file is kept (up to a limit) to say what it holds instead. */
   Other,
+}
+
+function isSpace(byte: number): boolean {
+  return byte === Byte.Space || byte === Byte.NewLine || byte === Byte.Return || byte === Byte.Tab;
 }
 
 /** A file that is neither an array nor NDJSON is kept up to this size to describe it. */
