@@ -10,6 +10,18 @@ import type { ImportSpec } from "./staged-import.ts";
  * means lives in one place per resource (`ImportSpec.existing`).
  */
 
+/** True when the application holds at least one row of `resource`. */
+export async function holdsRowsOf(
+  db: Queryable,
+  resource: string,
+  appId: string,
+): Promise<boolean> {
+  const table = { users: "users", rooms: "rooms", comments: "comments" }[resource];
+  if (!table) throw new Error(`no chat table for ${resource}`);
+  const { rows } = await db.query(`SELECT 1 FROM ${table} WHERE app_id = $1 LIMIT 1`, [appId]);
+  return rows.length > 0;
+}
+
 /**
  * Removes from `table` (alias-free name of a staging or batch table) the rows the application
  * already holds with the same content; `ok` restricts the rows considered (`s.ok` on staging).

@@ -10,7 +10,7 @@ import {
 import { inTransaction } from "../chat-db/pool.ts";
 import { BATCH_TABLE, copyLine, createBatchTable } from "../chat-db/staging.ts";
 import type { JobRecord } from "../jobs/job-record.ts";
-import { skipSameRows } from "./existing-rows.ts";
+import { holdsRowsOf, skipSameRows } from "./existing-rows.ts";
 import { ImportFileError, importRowOptions, streamImportRows } from "./file-rows.ts";
 import type { PipelineIo } from "./pipeline-io.ts";
 import { type ImportContext, type ImportSpec, RowProblemList, stageRow } from "./staged-import.ts";
@@ -129,7 +129,11 @@ export async function streamedWrite(
       let lines: string[] = [];
       let chars = 0;
       let skipped = 0;
-      const skip = job.onExisting === "skip";
+      // Into an application that holds no row of the type yet (a restore after a disaster), no
+      // row can be the same as a stored one: the batches skip the look-up. Under the import lock
+      // nothing else is imported meanwhile; a row written some other way meets the unique index.
+      const skip =
+        job.onExisting === "skip" && (await holdsRowsOf(client, spec.resource, job.appId));
       // The batch PostgreSQL is writing while the next one is read; its failure is kept until awaited.
       let writing: Promise<void> = Promise.resolve();
       const send = async () => {
