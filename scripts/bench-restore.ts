@@ -202,9 +202,9 @@ async function child(rows: number, commentsPath: string): Promise<RestoreBenchRe
       deliverAll,
       async () => {
         await chatDb().query("DELETE FROM comments WHERE app_id = $1", [app.appId]);
-      // As autovacuum would soon after: the restore starts from a table without the deleted rows'
-      // dead tuples, like the upload path's import started from a table that never held them.
-      await chatDb().query("VACUUM ANALYZE comments");
+        // As autovacuum would soon after: the restore starts from a table without the deleted rows'
+        // dead tuples, like the upload path's import started from a table that never held them.
+        await chatDb().query("VACUUM ANALYZE comments");
       },
       local,
     );
