@@ -13,10 +13,11 @@ export class OversizedRow {
 const inexactNumbersByRow = new WeakMap<object, string[]>();
 
 /**
- * A cheap look at a row's JSON text for a number that may not survive a double: 16 or more
- * digits and points in a row, or an exponent. Only then is the text scanned token by token.
+ * A cheap look at a row's JSON text for a number that may not survive a double: right after a
+ * `:`, `,` or `[`, 16 or more digits and points, or a number with an exponent. Only then is the
+ * text scanned token by token (ids such as "5e3f-..." inside strings rarely come after those).
  */
-const MAYBE_INEXACT = /\d[\d.]{15}|\d[eE]/;
+const MAYBE_INEXACT = /[:,[]\s*-?(?:[\d.]{16}|[\d.]+[eE])/;
 
 /**
  * Notes, for the row parsed from `text`, the paths of numbers a double cannot hold exactly.

@@ -6,7 +6,8 @@ import { OversizedRow } from "../../lib/imports/row-text.ts";
 
 async function rowsOf(bytes: Uint8Array, options: Parameters<typeof streamImportRows>[2]) {
   const rows: unknown[] = [];
-  for await (const batch of streamImportRows(Readable.from([bytes]), "comments", options)) rows.push(...batch);
+  for await (const batch of streamImportRows(Readable.from([bytes]), "comments", options))
+    rows.push(...batch);
   return rows;
 }
 
