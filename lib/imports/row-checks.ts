@@ -44,12 +44,24 @@ const FIELDS = Object.fromEntries(
   ]),
 ) as Record<Resource, { name: string; time: boolean }[]>;
 
+const KNOWN = Object.fromEntries(
+  Object.entries(FIELDS).map(([resource, fields]) => [
+    resource,
+    new Set(fields.map((field) => field.name)),
+  ]),
+) as Record<Resource, Set<string>>;
+
 function hasNul(text: string): boolean {
   return text.includes("\u0000");
 }
 
 function isWellFormed(text: string): boolean {
   return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** True when the chat database stores the string as it is. */
+function isClean(text: string): boolean {
+  return !hasNul(text) && isWellFormed(text);
 }
 
 /** What is wrong with one string (a value or a key) for the chat database, if anything. */
@@ -63,53 +75,68 @@ function stringProblem(text: string, what: string): string | undefined {
   return undefined;
 }
 
+/** An object or array met while walking a field; its path is only spelled out for a problem. */
+interface Frame {
+  value: object;
+  depth: number;
+  parent: Frame | undefined;
+  key: string;
+}
+
+function pathOf(frame: Frame | undefined, last?: string): string {
+  const parts: string[] = last === undefined ? [] : [last];
+  for (let at = frame; at; at = at.parent) parts.push(at.key);
+  return parts.reverse().join(".");
+}
+
 /**
  * Walks one field's value without recursion (however deep it is), reporting the first string
- * problem and a nesting deeper than the limit.
+ * problem and a nesting deeper than the limit. Only objects and arrays take a frame, and paths
+ * are built only for a problem: a clean row costs one look at each value.
  */
 function checkValue(field: string, value: unknown, maxDepth: number, sink: ProblemSink): boolean {
+  if (typeof value === "string") {
+    const problem = stringProblem(value, field);
+    if (problem) sink.add(field, problem);
+    return problem === undefined;
+  }
+  if (value === null || typeof value !== "object") return true;
   let ok = true;
   let stringReported = false;
-  const stack: { value: unknown; path: string; depth: number }[] = [
-    { value, path: field, depth: 0 },
-  ];
+  const report = (path: string, problem: string | undefined) => {
+    if (problem === undefined || stringReported) return;
+    sink.add(path, problem);
+    stringReported = true;
+    ok = false;
+  };
+  const stack: Frame[] = [{ value, depth: 1, parent: undefined, key: field }];
   while (stack.length > 0) {
-    const item = stack.pop() as { value: unknown; path: string; depth: number };
-    if (typeof item.value === "string") {
-      const problem = stringReported ? undefined : stringProblem(item.value, item.path);
-      if (problem) {
-        sink.add(item.path, problem);
-        stringReported = true;
-        ok = false;
-      }
-      continue;
-    }
-    if (item.value === null || typeof item.value !== "object") continue;
-    const depth = item.depth + 1;
-    if (depth > maxDepth) {
+    const frame = stack.pop() as Frame;
+    if (frame.depth > maxDepth) {
       sink.add(
         field,
         `${field} is nested more than ${maxDepth} levels deep; at most ${maxDepth} levels are allowed (IMPORT_MAX_PAYLOAD_DEPTH)`,
       );
       return false;
     }
-    if (Array.isArray(item.value)) {
-      for (let index = item.value.length - 1; index >= 0; index -= 1) {
-        stack.push({ value: item.value[index], path: `${item.path}.${index}`, depth });
+    const isArray = Array.isArray(frame.value);
+    const keys = isArray ? undefined : Object.keys(frame.value);
+    const count = isArray ? (frame.value as unknown[]).length : (keys as string[]).length;
+    for (let index = count - 1; index >= 0; index -= 1) {
+      const key = isArray ? String(index) : ((keys as string[])[index] as string);
+      if (!isArray && !stringReported && !isClean(key)) {
+        report(pathOf(frame, key), stringProblem(key, `a key of ${pathOf(frame)}`));
       }
-      continue;
-    }
-    const keys = Object.keys(item.value);
-    for (let index = keys.length - 1; index >= 0; index -= 1) {
-      const key = keys[index] as string;
-      const path = `${item.path}.${key}`;
-      const keyProblem = stringReported ? undefined : stringProblem(key, `a key of ${item.path}`);
-      if (keyProblem) {
-        sink.add(path, keyProblem);
-        stringReported = true;
-        ok = false;
+      const child = isArray
+        ? (frame.value as unknown[])[index]
+        : (frame.value as Record<string, unknown>)[key];
+      if (typeof child === "string") {
+        if (!stringReported && !isClean(child)) {
+          report(pathOf(frame, key), stringProblem(child, pathOf(frame, key)));
+        }
+      } else if (child !== null && typeof child === "object") {
+        stack.push({ value: child, depth: frame.depth + 1, parent: frame, key });
       }
-      stack.push({ value: (item.value as Record<string, unknown>)[key], path, depth });
     }
   }
   return ok;
@@ -117,6 +144,9 @@ function checkValue(field: string, value: unknown, maxDepth: number, sink: Probl
 
 /** True when PostgreSQL stores the RFC 3339 time `value` as written (years 0001-9999 in UTC). */
 function timeProblem(name: string, value: string): string | undefined {
+  // Years 0002-9998 stay within 0001-9999 in UTC whatever the offset: no need to compute it.
+  const year = Number(value.slice(0, 4));
+  if (year >= 2 && year <= 9998 && value[4] === "-") return undefined;
   let text: string;
   try {
     text = instant(value).text;
@@ -160,7 +190,7 @@ export function checkRowValues(
       ok = false;
     }
   }
-  const known = new Set(FIELDS[resource].map((field) => field.name));
+  const known = KNOWN[resource];
   // A few are enough to show what is wrong; a row of thousands of such numbers lists ten.
   for (const path of inexactNumbersOf(row).slice(0, 10)) {
     if (!known.has(path.split(".")[0] as string)) continue;
