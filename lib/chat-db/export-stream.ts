@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import type pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import { CopyRowReader } from "./copy-row-reader.ts";
-import { NameCache, namesFrom } from "./export-names.ts";
+import { NameCache, type NameSource, namesFrom } from "./export-names.ts";
 import { orderedScan } from "./export-queries.ts";
 import { exportRowsQuery } from "./export-row-shapes.ts";
 import { RowWriter } from "./export-row-writer.ts";
@@ -72,9 +72,13 @@ export async function openExportRowStream(
 }
 
 /**
- * A row stream on a connection its caller holds inside a snapshot (a backup's one cut): rows and
- * names are read in that snapshot. The caller gives the connection back; a stream closed in the
- * middle of a COPY leaves it unusable, which the caller learns from its next statement.
+ * A row stream on a connection its caller holds inside a snapshot (a backup's one cut): rows are
+ * read in that snapshot. The caller gives the connection back; a stream closed in the middle of a
+ * COPY leaves it unusable, which the caller learns from its next statement.
+ *
+ * Names are looked up while a COPY is still streaming on that connection, so they cannot be read
+ * on it: they are read on a second connection that imports the same snapshot
+ * (`pg_export_snapshot()`, as pg_dump's parallel workers do), opened at the first look-up.
  */
 async function borrowedRowStream(
   scope: ExportScope,
@@ -82,9 +86,14 @@ async function borrowedRowStream(
 ): Promise<ExportRowStream> {
   // SET LOCAL: the settings end with the snapshot's transaction.
   await client.query(orderedScan.on.replaceAll("SET ", "SET LOCAL "));
+  const { rows: exported } = await client.query<{ id: string }>(
+    "SELECT pg_export_snapshot() AS id",
+  );
+  const snapshotId = exported[0]?.id as string;
+  const names = new SnapshotNames(snapshotId);
   let current: Readable | undefined;
   return {
-    writer: new RowWriter(scope.resource, new NameCache(namesFrom(client))),
+    writer: new RowWriter(scope.resource, new NameCache(names.source)),
     rows(cursor, limit, upTo) {
       const sql = exportRowsQuery(scope, cursor, limit, upTo);
       current = client.query(copyTo(`COPY (${sql}) TO STDOUT (FORMAT binary)`));
@@ -92,6 +101,53 @@ async function borrowedRowStream(
     },
     async close() {
       if (current && !current.readableEnded) current.destroy();
+      await names.close();
     },
   };
+}
+
+/** A second connection reading names in an exported snapshot, opened when first needed. */
+class SnapshotNames {
+  private opened?: Promise<pg.PoolClient>;
+
+  constructor(private readonly snapshotId: string) {}
+
+  readonly source: NameSource = async (table, ids) =>
+    namesFrom(await this.connection())(table, ids);
+
+  private connection(): Promise<pg.PoolClient> {
+    this.opened ??= (async () => {
+      const client = await chatDb().connect();
+      try {
+        await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        await client.query(`SET TRANSACTION SNAPSHOT ${literal(this.snapshotId)}`);
+        return client;
+      } catch (error) {
+        client.release(true);
+        throw error;
+      }
+    })();
+    return this.opened;
+  }
+
+  async close(): Promise<void> {
+    const opened = this.opened;
+    this.opened = undefined;
+    if (!opened) return;
+    const client = await opened.catch(() => undefined);
+    if (!client) return;
+    try {
+      await client.query("COMMIT");
+      client.release();
+    } catch {
+      client.release(true);
+    }
+  }
+}
+
+/** A snapshot id (digits, hex and dashes) as an SQL string literal. */
+function literal(snapshotId: string): string {
+  if (!/^[0-9A-F-]+$/i.test(snapshotId))
+    throw new Error("unexpected snapshot id from the database");
+  return `'${snapshotId}'`;
 }

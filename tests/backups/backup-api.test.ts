@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { insertComment, insertRoom, insertUser } from "../exports/export-fixtures.ts";
+import {
+  insertComment,
+  insertManyComments,
+  insertRoom,
+  insertUser,
+} from "../exports/export-fixtures.ts";
 import { newApp } from "../support/harness.ts";
 import {
   deliverBackup,
@@ -88,4 +93,20 @@ describe("backups over HTTP", () => {
       },
     });
   });
+  it("given more comments than one look-up of names waits for, when a backup runs in one statement, then it finishes with every comment named", async () => {
+    const app = await newApp();
+    // More rows than wait for one batched look-up of names while their COPY still streams.
+    const { userId } = await insertManyComments(app, 4500);
+    const id = await requestBackup(app);
+    expect(await deliverBackup(id)).toBe(1);
+
+    const backup = await getBackup(app, id);
+    expect(backup).toMatchObject({ status: "finished", percentage: 100 });
+    const comments = rowsOf(await fetchBytes(backup.files.comments.download_url));
+    expect(comments).toHaveLength(4500);
+    const users = rowsOf(await fetchBytes(backup.files.users.download_url));
+    expect(users).toHaveLength(1);
+    expect(new Set(comments.map((c) => c.CreatorEmail))).toEqual(new Set([users[0]?.Email]));
+    expect(userId).toBeGreaterThan(0);
+  }, 60_000);
 });
