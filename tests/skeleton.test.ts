@@ -1,10 +1,10 @@
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { describe, expect, it } from "vitest";
 import { startHttpGateway } from "../scripts/local/http-gateway.ts";
 import { loadServiceDefinition } from "../scripts/local/serverless-definition.ts";
 import { ROOT_DIR } from "../scripts/local/stack.ts";
 import { apiFetch } from "./support/api-fetch.ts";
-import { call, newApp, runtime } from "./support/harness.ts";
+import { call, newApp, runtime, stack } from "./support/harness.ts";
 
 describe("authentication and envelope", () => {
   it("given demo-style credentials, when listing exports, then an empty list in the success envelope", async () => {
@@ -79,4 +79,35 @@ describe("local API gateway", () => {
       await new Promise((done) => server.close(done));
     }
   });
+  it.each([
+    ["a body shorter than its Content-Length", "content-length: 100\r\n\r\n[1,2,3]"],
+    ["a broken chunk", "transfer-encoding: chunked\r\n\r\nzz\r\n[1]\r\n0\r\n\r\n"],
+  ])(
+    "given %s, when the client half-closes, then the answer is a 400 in the envelope",
+    async (_name, rest) => {
+      const app = await newApp();
+      const { hostname, port } = new URL(stack.url);
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () => {
+          socket.end(
+            "POST /api/v2.1/rest/imports HTTP/1.1\r\nhost: localhost\r\n" +
+              `qiscus-sdk-app-id: ${app.appId}\r\nqiscus-sdk-secret: ${app.secret}\r\n` +
+              `content-type: application/json\r\n${rest}`,
+          );
+        });
+        let text = "";
+        socket.on("data", (chunk) => {
+          text += chunk.toString("utf8");
+        });
+        socket.on("close", () => resolve(text));
+        socket.on("error", reject);
+      });
+      const [head, body] = reply.split("\r\n\r\n");
+      expect(head).toMatch(/^HTTP\/1\.1 400 /);
+      expect(JSON.parse(body as string)).toMatchObject({
+        status: 400,
+        error: { message: expect.any(String) },
+      });
+    },
+  );
 });

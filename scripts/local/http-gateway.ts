@@ -198,9 +198,32 @@ export function startHttpGateway(
       )) as APIGatewayProxyStructuredResultV2;
       send(response, result);
     } catch (error) {
+      if (request.readableAborted || (error as NodeJS.ErrnoException).code === "ECONNRESET") {
+        return send(
+          response,
+          gatewayError(400, "the request body ended before its announced length"),
+        );
+      }
       console.error("local gateway: handler crashed", error);
       send(response, gatewayError(500, "internal error"));
     }
+  });
+  // A request Node cannot parse (a body shorter than its Content-Length, a broken chunk, bad
+  // headers) gets the envelope, as API Gateway answers with its own 400, never a bare reply.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || (error.code === "ECONNRESET" && socket.destroyed)) {
+      socket.destroy();
+      return;
+    }
+    const answer = gatewayError(
+      400,
+      "the request could not be read: it ended early or is malformed",
+    );
+    const body = String(answer.body);
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
   server.keepAliveTimeout = 5000;
   return new Promise((resolve, reject) => {
