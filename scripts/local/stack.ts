@@ -9,6 +9,7 @@ import { startHttpGateway } from "./http-gateway.ts";
 import { LambdaRuntime } from "./lambda-runtime.ts";
 import { functionEnvironment, LOCAL_CREDENTIALS, provision } from "./provision.ts";
 import { startQueuePoller } from "./queue-poller.ts";
+import { resumeOpenJobs } from "./resume-open-jobs.ts";
 import { loadServiceDefinition } from "./serverless-definition.ts";
 
 export const ROOT_DIR = resolve(import.meta.dirname, "..", "..");
@@ -42,6 +43,11 @@ export interface LocalStackOptions {
   postgresSettings?: Record<string, string>;
   /** Where the S3 emulator keeps its objects (default: under `stateDir`). */
   s3Dir?: string;
+  /**
+   * Keep DynamoDB's tables and S3's objects across restarts (`npm start`), and give jobs that were
+   * open when the stack stopped their messages again; default: they start empty (tests).
+   */
+  keepAwsState?: boolean;
 }
 
 export interface LocalStack {
@@ -67,6 +73,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     awsInChildProcess: options.awsInChildProcess,
     postgresSettings: options.postgresSettings,
     s3Dir: options.s3Dir,
+    keepAwsState: options.keepAwsState,
   });
   const cleanups: (() => Promise<void>)[] = [() => emulators.stop()];
   const stop = async () => {
@@ -156,6 +163,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           cleanups.push(stopPoller);
         }
       }
+    }
+    if (options.keepAwsState) {
+      const sqs = new SQSClient({
+        region: REGION,
+        endpoint: endpoints.sqs,
+        useQueueUrlAsEndpoint: false,
+        credentials: LOCAL_CREDENTIALS,
+      });
+      const resumed = await resumeOpenJobs(env.JOBS_TABLE as string, sqs, provisioned.queues);
+      sqs.destroy();
+      if (resumed > 0)
+        console.log(`resumed ${resumed} job(s) that were open when the stack stopped`);
     }
     const url = `http://127.0.0.1:${port}`;
     writeFileSync(
