@@ -1,4 +1,5 @@
 import { ImportFileError } from "./import-file-error.ts";
+import { RowBytes } from "./row-bytes.ts";
 import { describeNonArray, parseRow } from "./row-parse.ts";
 import { OversizedRow } from "./row-text.ts";
 
@@ -55,8 +56,6 @@ export class RowSplitter {
   private inString = false;
   private escaped = false;
   /** Bytes of the current row that arrived in earlier chunks. */
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
   /** Position of the current row's first byte: 1-based line, 0-based byte column. */
   private rowLine = 1;
   private rowColumn = 0;
@@ -66,8 +65,6 @@ export class RowSplitter {
   private offset = 0;
   private bomChecked = false;
   /** The current row passed the row limit: its bytes are counted, no longer kept. */
-  private oversized = false;
-  private droppedBytes = 0;
   private readonly decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
   /**
@@ -77,8 +74,13 @@ export class RowSplitter {
   constructor(
     private readonly resource: string,
     private readonly ndjson: boolean,
-    private readonly maxRowBytes = Number.POSITIVE_INFINITY,
-  ) {}
+    maxRowBytes = Number.POSITIVE_INFINITY,
+  ) {
+    this.bytes = new RowBytes(maxRowBytes);
+  }
+
+  /** The open row's bytes. */
+  private readonly bytes: RowBytes;
 
   /** True once the file was recognised as NDJSON. */
   get isNdjson(): boolean {
@@ -164,7 +166,7 @@ export class RowSplitter {
           if (!isSpace(byte)) this.syntaxError(base + i);
           break;
         case State.Lines:
-          if (rowStart < 0 && this.pendingBytes === 0 && !this.oversized && !isSpace(byte)) {
+          if (rowStart < 0 && this.bytes.empty && !isSpace(byte)) {
             rowStart = i;
             this.rowLine = this.line;
             this.rowColumn = base + i - this.lineStart;
@@ -191,17 +193,13 @@ export class RowSplitter {
     }
     if (this.state === State.Other) {
       if (rowStart < 0) rowStart = 0;
-      this.pending.push(chunk.subarray(rowStart));
-      this.pendingBytes += chunk.length - rowStart;
+      this.bytes.keepAll(chunk.subarray(rowStart));
       // No array and no lines: what it is, is said from its first bytes; the rest is not read.
-      if (this.pendingBytes > OTHER_LIMIT) this.describeOther();
+      if (this.bytes.held > OTHER_LIMIT) this.describeOther();
     } else if (rowStart >= 0) {
-      this.keep(chunk.subarray(rowStart));
-    } else if (
-      (this.pendingBytes > 0 || this.oversized) &&
-      (this.state === State.InValue || this.state === State.Lines)
-    ) {
-      this.keep(chunk.subarray(start));
+      this.bytes.keep(chunk.subarray(rowStart));
+    } else if (!this.bytes.empty && (this.state === State.InValue || this.state === State.Lines)) {
+      this.bytes.keep(chunk.subarray(start));
     }
     this.offset += chunk.length;
     return rows;
@@ -216,7 +214,7 @@ export class RowSplitter {
           `The file is empty; it must hold a JSON array of ${this.resource}${this.ndjson ? " or one JSON object per line" : ""}.`,
         );
       case State.Lines:
-        if (this.pendingBytes > 0 || this.oversized) this.endLine(new Uint8Array(0), -1, 0, rows);
+        if (!this.bytes.empty) this.endLine(new Uint8Array(0), -1, 0, rows);
         return rows;
       case State.Done:
         return rows;
@@ -246,47 +244,15 @@ export class RowSplitter {
     this.state = State.Done;
   }
 
-  /** Keeps bytes of the open row, up to the row limit; past it only their count. */
-  private keep(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
-    if (this.oversized || this.pendingBytes + bytes.length > this.maxRowBytes) {
-      this.droppedBytes += this.pendingBytes + bytes.length;
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.oversized = true;
-      return;
-    }
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-  }
-
-  /** The row's bytes, or an OversizedRow when they are more than the row limit. */
-  private takeBytes(chunk: Uint8Array, rowStart: number, end: number): Uint8Array | OversizedRow {
-    const size = this.pendingBytes + this.droppedBytes + Math.max(end - Math.max(rowStart, 0), 0);
-    if (this.oversized || size > this.maxRowBytes) {
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.oversized = false;
-      this.droppedBytes = 0;
-      return new OversizedRow(size);
-    }
-    if (this.pendingBytes === 0) return chunk.subarray(Math.max(rowStart, 0), end);
-    const parts = [...this.pending, chunk.subarray(Math.max(rowStart, 0), end)];
-    this.pending = [];
-    this.pendingBytes = 0;
-    return Buffer.concat(parts);
-  }
-
   private endRow(chunk: Uint8Array, rowStart: number, end: number, rows: unknown[]): void {
     this.state = State.AfterValue;
     this.afterOpen = false;
-    rows.push(this.parse(this.takeBytes(chunk, rowStart, end)));
+    rows.push(this.parse(this.bytes.take(chunk, rowStart, end)));
   }
 
   private endLine(chunk: Uint8Array, rowStart: number, end: number, rows: unknown[]): void {
-    if (rowStart < 0 && this.pendingBytes === 0 && !this.oversized) return;
-    const bytes = this.takeBytes(chunk, rowStart, end);
-    rows.push(this.parse(bytes));
+    if (rowStart < 0 && this.bytes.empty) return;
+    rows.push(this.parse(this.bytes.take(chunk, rowStart, end)));
   }
 
   private parse(bytes: Uint8Array | OversizedRow): unknown {
@@ -303,9 +269,9 @@ export class RowSplitter {
   /** Names what a file that is no array holds, in the words of a whole-file parse. */
   private describeOther(): unknown[] {
     const expected = `a JSON array of ${this.resource}${this.ndjson ? " or one JSON object per line" : ""}`;
-    if (this.pendingBytes > OTHER_LIMIT) {
+    if (this.bytes.held > OTHER_LIMIT) {
       throw new ImportFileError(`The file must hold ${expected}.`);
     }
-    describeNonArray(this.decoder, Buffer.concat(this.pending), expected);
+    describeNonArray(this.decoder, this.bytes.all(), expected);
   }
 }
