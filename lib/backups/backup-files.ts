@@ -1,5 +1,5 @@
 import { encodeAppId } from "../jobs/files.ts";
-import type { BackupState, JobRecord, Resource } from "../jobs/job-record.ts";
+import { type BackupState, type JobRecord, RESOURCES, type Resource } from "../jobs/job-record.ts";
 
 /**
  * Where a backup set lives: `backups/<appId>/<backupId>/` holds `users.json`, `rooms.json`,
@@ -43,4 +43,23 @@ export function backupTagging(job: Pick<JobRecord, "trigger">): string {
 /** The key of the file a running backup is writing (the one its multipart upload belongs to). */
 export function currentBackupFileKey(job: JobRecord): string {
   return backupFileKey(job.appId, job.jobId, job.resource, job.backup?.compression ?? "none");
+}
+
+/**
+ * The set's percentage while `resource` is written: rows written over the rows inside the cut,
+ * all three types together, at most 99 until the set is finished; undefined before the cut.
+ */
+export function setPercentage(
+  state: BackupState,
+  resource: Resource,
+  written: number,
+): number | undefined {
+  const expected = state.expectedRows;
+  if (!expected) return undefined;
+  const total = expected.users + expected.rooms + expected.comments;
+  let done = written;
+  for (const type of RESOURCES) {
+    if (type !== resource) done += state.files[type]?.rows ?? 0;
+  }
+  return total > 0 ? Math.min(99, Math.floor((done * 100) / total)) : 0;
 }

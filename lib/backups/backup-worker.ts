@@ -25,7 +25,7 @@ import {
 } from "../jobs/lifecycle/index.ts";
 import { jobMetric, logger } from "../observability.ts";
 import { changedSinceCut, closeSnapshot, countInCut, openSnapshot, takeCut } from "./backup-cut.ts";
-import { backupFileKey, backupTagging } from "./backup-files.ts";
+import { backupFileKey, backupTagging, setPercentage } from "./backup-files.ts";
 import { removeBackupFiles } from "./backup-jobs.ts";
 import { writeManifest } from "./backup-manifest.ts";
 
@@ -250,15 +250,8 @@ class BackupRun implements LeasedWork {
 
   /** The set's percentage: rows written over the rows inside the cut, all three types together. */
   private async reportProgress(resource: Resource, written: number): Promise<void> {
-    const expected = this.state.expectedRows;
-    if (!expected) return;
-    const total = expected.users + expected.rooms + expected.comments;
-    let done = written;
-    for (const type of RESOURCES) {
-      if (type !== resource) done += this.state.files[type]?.rows ?? 0;
-    }
-    const percentage = total > 0 ? Math.min(99, Math.floor((done * 100) / total)) : 0;
-    if (percentage < this.percentage + PROGRESS_STEP) return;
+    const percentage = setPercentage(this.state, resource, written);
+    if (percentage === undefined || percentage < this.percentage + PROGRESS_STEP) return;
     this.percentage = percentage;
     await this.lease.checkpoint({ percentage });
   }
