@@ -81,6 +81,7 @@ describe("local API gateway", () => {
   });
   it.each([
     ["a body shorter than its Content-Length", "content-length: 100\r\n\r\n[1,2,3]"],
+    ["a whole JSON body that is not JSON", 'content-length: 5\r\n\r\n{"a":'],
     ["a broken chunk", "transfer-encoding: chunked\r\n\r\nzz\r\n[1]\r\n0\r\n\r\n"],
   ])(
     "given %s, when the client half-closes, then the answer is a 400 in the envelope",

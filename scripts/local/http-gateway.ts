@@ -225,6 +225,8 @@ export function startHttpGateway(
         `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   });
+  // A client that sends its whole request and then half-closes its side still gets the answer.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.keepAliveTimeout = 5000;
   return new Promise((resolve, reject) => {
     server.once("error", reject);
