@@ -195,14 +195,18 @@ async function statistics(db: Db): Promise<number> {
   return rows[0]?.n ?? 0;
 }
 
-/** Seconds PostgreSQL takes to COPY the application's comments out as JSON, one per line. */
-export async function copyAsJson(db: Db, appId: string): Promise<number> {
+/** Seconds PostgreSQL takes to COPY the application's rows of `table` out as JSON, one per line. */
+export async function copyAsJson(
+  db: Db,
+  appId: string,
+  table: "users" | "rooms" | "comments" = "comments",
+): Promise<number> {
   const client = await db.connect();
   try {
     const started = performance.now();
     const stream = client.query(
       copyTo(
-        `COPY (SELECT row_to_json(t) FROM comments t WHERE t.app_id = ${client.escapeLiteral(appId)}) TO STDOUT`,
+        `COPY (SELECT row_to_json(t) FROM ${table} t WHERE t.app_id = ${client.escapeLiteral(appId)}) TO STDOUT`,
       ),
     );
     for await (const _chunk of stream) {
