@@ -265,8 +265,12 @@ export function backupTargets(
     };
   }
   const rssRatio = large.peakRssMb / small.peakRssMb;
+  // The ratio target is set at 1M comments, where the fixed costs of a job (pick-up, cut,
+  // manifest) no longer weigh; a smaller run (`--quick`) prints its ratio without judging it.
+  const ratioLine = `backup/COPY at ${large.comments.toLocaleString("en-US")} comments`;
+  const judged = large.comments >= 1_000_000;
   const checks: [string, number, number][] = [
-    [`backup/COPY at ${large.comments.toLocaleString("en-US")} comments`, large.ratio, 2.2],
+    ...(judged ? [[ratioLine, large.ratio, BACKUP_RATIO_TARGET] as [string, number, number]] : []),
     [
       `backup peak RSS ${large.comments.toLocaleString("en-US")}/${small.comments.toLocaleString("en-US")}`,
       rssRatio,
@@ -274,10 +278,17 @@ export function backupTargets(
     ],
   ];
   return {
-    lines: checks.map(
-      ([name, value, bound]) =>
-        `${name}: ${value.toFixed(2)} (target <= ${bound}) ${value <= bound ? "ok" : "EXCEEDED"}`,
-    ),
+    lines: [
+      ...(judged
+        ? []
+        : [
+            `${ratioLine}: ${large.ratio.toFixed(2)} (the target of ${BACKUP_RATIO_TARGET} is at 1,000,000)`,
+          ]),
+      ...checks.map(
+        ([name, value, bound]) =>
+          `${name}: ${value.toFixed(2)} (target <= ${bound}) ${value <= bound ? "ok" : "EXCEEDED"}`,
+      ),
+    ],
     ok: checks.every(([, value, bound]) => value <= bound),
   };
 }

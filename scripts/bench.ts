@@ -1,4 +1,10 @@
 import {
+  type BackupBenchResult,
+  backupTargets,
+  benchBackupIsolated,
+  describeBackupBench,
+} from "./bench-backup.ts";
+import {
   benchExportIsolated,
   describeExportBench,
   describeParallel,
@@ -22,8 +28,11 @@ import { benchRestoreIsolated, describeRestore, type RestoreBenchResult } from "
  * - restore: 100,000 and 1,000,000 comments (~44 and ~440 MB) through the upload path (presigned
  *   PUT, start, worker): rows/s checked and written, the ratio to PostgreSQL's own COPY of the same
  *   rows in the same run, and peak RSS, which must stay within 1.5x of the smaller run.
+ * - backup: 100,000 and 1,000,000 comments with their users and rooms, from `POST /backups` to
+ *   `finished`, over the sum of PostgreSQL's own JSON COPY of the three tables in the same run
+ *   (<= 2.2 at 1M) and peak RSS 1M/100k (<= 1.5x).
  * `npm run bench -- --quick` runs 10,000 / 30,000 / 100,000 comments (restores: 10,000 and
- * 100,000) and skips nothing else.
+ * 100,000; backups: 10,000 and 100,000) and skips nothing else.
  */
 const quick = process.argv.includes("--quick");
 const sizes = quick ? [10_000, 30_000, 100_000] : [100_000, 300_000, 1_000_000];
@@ -60,6 +69,15 @@ console.log(
   `restore peak RSS ratio ${restoreRatio.toFixed(2)}x (target <= 1.5x): ${restoreRatio <= 1.5 ? "ok" : "EXCEEDED"}; ${restoreLarge.rowsPerSecond.toLocaleString("en-US")} rows/s (target >= 50,000 on this machine): ${restoreLarge.rowsPerSecond >= 50_000 ? "ok" : "BELOW"}`,
 );
 
+const backups: BackupBenchResult[] = [];
+for (const comments of [sizes[0] as number, sizes.at(-1) as number]) {
+  const result = await benchBackupIsolated(comments);
+  backups.push(result);
+  console.log(describeBackupBench(result));
+}
+const backupChecks = backupTargets(backups[0] as BackupBenchResult, backups[1]);
+for (const line of backupChecks.lines) console.log(line);
+
 console.log(
   JSON.stringify({
     exports,
@@ -68,6 +86,8 @@ console.log(
     imports,
     restores,
     restoreRssRatio: Number(restoreRatio.toFixed(3)),
+    backups,
+    backupTargets: backupChecks,
   }),
 );
-process.exit(targets.ok && restoreRatio <= 1.5 ? 0 : 1);
+process.exit(targets.ok && restoreRatio <= 1.5 && backupChecks.ok ? 0 : 1);
