@@ -13,7 +13,8 @@ export interface Config {
   exportQueueUrl?: string;
   importQueueUrl?: string;
   backupQueueUrl?: string;
-  databaseUrl: string;
+  /** Where the chat database is and how its credentials and TLS are found. */
+  database: DatabaseConfig;
   /** Per-service endpoint overrides (local emulators); undefined in AWS. */
   endpoints: { dynamodb?: string; sqs?: string; s3?: string };
   s3ForcePathStyle: boolean;
@@ -64,6 +65,37 @@ export interface Config {
   nightlyBackupExpiryDays: number;
   /** The schedule also makes the old per-type exports of yesterday. */
   nightlyDaySlices: boolean;
+}
+
+/**
+ * TLS to the chat database: `verify-full` checks the server's certificate chain against the CA
+ * bundle and its name against the host; `verify-ca` the chain only (a tunnel to another name);
+ * `off` speaks plain TCP (the local stack). There is no encrypted-but-unchecked mode.
+ */
+export type DatabaseTls = "verify-full" | "verify-ca" | "off";
+
+/**
+ * The chat database (docs/deploy.md). The credentials are never configuration: they are read from
+ * the Secrets Manager secret (RDS format `{username, password, host, port, dbname}`) when the
+ * first connection of a container opens, and read again when a login is refused.
+ */
+export interface DatabaseConfig {
+  region: string;
+  /** DATABASE_HOST, e.g. the RDS Proxy endpoint; unset: the secret's `host`. */
+  host?: string;
+  /** DATABASE_PORT; unset: the secret's `port`, else 5432. */
+  port?: number;
+  /** DATABASE_NAME; unset: the secret's `dbname`. */
+  name?: string;
+  /** DATABASE_SECRET_ARN: the secret holding the username and password. */
+  secretArn: string;
+  /** The secret is read again after this many seconds even if no login failed. */
+  secretMaxAgeSeconds: number;
+  tls: DatabaseTls;
+  /** DATABASE_CA_BUNDLE: a PEM file of trusted CAs; unset: the RDS and RDS Proxy CAs shipped with the code. */
+  caBundlePath?: string;
+  /** AWS_ENDPOINT_URL_SECRETS_MANAGER (the local emulator); undefined in AWS. */
+  secretsManagerEndpoint?: string;
 }
 
 export interface ImportLimits {
@@ -118,7 +150,7 @@ export function loadConfig(env: Env = process.env): Config {
     exportQueueUrl: env.EXPORT_QUEUE_URL || undefined,
     importQueueUrl: env.IMPORT_QUEUE_URL || undefined,
     backupQueueUrl: env.BACKUP_QUEUE_URL || undefined,
-    databaseUrl: required(env, "DATABASE_URL"),
+    database: loadDatabaseConfig(env),
     endpoints: {
       dynamodb: env.AWS_ENDPOINT_URL_DYNAMODB || undefined,
       sqs: env.AWS_ENDPOINT_URL_SQS || undefined,
@@ -166,7 +198,29 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
+const TLS_MODES: readonly DatabaseTls[] = ["verify-full", "verify-ca", "off"];
+
+/** The chat database's settings alone (also for `npm run migrate`); throws ConfigError when invalid. */
+export function loadDatabaseConfig(env: Env = process.env): DatabaseConfig {
+  const tls = (env.DATABASE_TLS || "verify-full") as DatabaseTls;
+  if (!TLS_MODES.includes(tls)) {
+    throw new ConfigError(`DATABASE_TLS must be one of ${TLS_MODES.join(", ")}, got "${tls}"`);
+  }
+  return {
+    region: env.AWS_REGION ?? "us-east-1",
+    host: env.DATABASE_HOST || undefined,
+    port: env.DATABASE_PORT ? integer(env, "DATABASE_PORT", 5432, 1, 65535) : undefined,
+    name: env.DATABASE_NAME || undefined,
+    secretArn: required(env, "DATABASE_SECRET_ARN"),
+    secretMaxAgeSeconds: integer(env, "DATABASE_SECRET_MAX_AGE_SECONDS", 900, 1, 86_400),
+    tls,
+    caBundlePath: env.DATABASE_CA_BUNDLE || undefined,
+    secretsManagerEndpoint: env.AWS_ENDPOINT_URL_SECRETS_MANAGER || undefined,
+  };
+}
+
 let current: Config | undefined;
+let currentDatabase: DatabaseConfig | undefined;
 
 /**
  * The process-wide configuration, read from the environment once. Every function reads it when
@@ -176,4 +230,13 @@ let current: Config | undefined;
 export function config(): Config {
   current ??= loadConfig();
   return current;
+}
+
+/**
+ * The chat database's settings, read from the environment once: `config().database` when the
+ * whole configuration is loaded, else on their own (scripts that touch only the database).
+ */
+export function databaseConfig(): DatabaseConfig {
+  currentDatabase ??= current?.database ?? loadDatabaseConfig();
+  return currentDatabase;
 }

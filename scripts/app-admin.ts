@@ -9,7 +9,8 @@ const USAGE = `usage:
   npm run app -- create <appId> [--name "Shop"] [--timezone Asia/Jakarta] [--nightly on|off] [--replace-secret]
       the secret is APP_SECRET from the environment, or a generated one printed once
   npm run app -- nightly <appId> on|off [--timezone Asia/Jakarta]
-works against the stack that npm start is running, or the chat database in DATABASE_URL`;
+works against the stack that npm start is running, or the chat database that DATABASE_HOST,
+DATABASE_NAME and DATABASE_SECRET_ARN name (docs/deploy.md)`;
 
 function fail(message: string, showUsage = false): never {
   console.error(showUsage ? `${message}\n\n${USAGE}`.trim() : message);
@@ -40,11 +41,13 @@ if (values.help) {
 }
 if (!command) fail("", true);
 
-// The chat database of the running local stack, unless DATABASE_URL names another one.
-if (!process.env.DATABASE_URL) {
+// The chat database of the running local stack, unless DATABASE_SECRET_ARN names another one.
+if (!process.env.DATABASE_SECRET_ARN) {
   const stackFile = join(process.env.LOCAL_STATE_DIR ?? join(ROOT_DIR, ".local"), "stack.json");
   if (!existsSync(stackFile)) {
-    fail(`no DATABASE_URL and no running local stack (${stackFile}): start it with npm start`);
+    fail(
+      `no DATABASE_SECRET_ARN and no running local stack (${stackFile}): start it with npm start`,
+    );
   }
   const stack = JSON.parse(readFileSync(stackFile, "utf8")) as { env: Record<string, string> };
   Object.assign(process.env, stack.env);

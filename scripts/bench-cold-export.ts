@@ -37,7 +37,7 @@ function startAsNpmStart(stateDir: string) {
   return startLocalStack({
     stateDir,
     httpPort: 0,
-    ports: { postgres: 0, dynamodb: 0, sqs: 0, s3: 0 },
+    ports: { postgres: 0, dynamodb: 0, sqs: 0, s3: 0, secretsManager: 0 },
     dbPassword: "bench-cold-only",
     awsInChildProcess: true,
     preloadFunctions: process.env.COLD_PRELOAD !== "0",

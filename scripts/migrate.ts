@@ -1,19 +1,29 @@
-import pg from "pg";
 import { migrate } from "../lib/chat-db/migrate.ts";
+import { createChatPool } from "../lib/chat-db/pool.ts";
+import { loadDatabaseConfig } from "../lib/config.ts";
 
-/** Applies `migrations/` to the chat database named by DATABASE_URL. */
-const url = process.env.DATABASE_URL;
-if (!url) {
-  console.error("DATABASE_URL is required");
+/**
+ * Applies `migrations/` to the chat database, logging in as the functions do: DATABASE_HOST,
+ * DATABASE_PORT, DATABASE_NAME, DATABASE_SECRET_ARN, DATABASE_TLS and DATABASE_CA_BUNDLE, with
+ * AWS credentials that may read the secret (docs/deploy.md). The password is never typed.
+ */
+let pool: ReturnType<typeof createChatPool>;
+try {
+  pool = createChatPool(loadDatabaseConfig(process.env), { max: 1 });
+} catch (error) {
+  console.error((error as Error).message);
   process.exit(2);
 }
-const client = new pg.Client({ connectionString: url });
-await client.connect();
 try {
-  const applied = await migrate(client);
-  console.log(
-    applied.length ? `applied: ${applied.join(", ")}` : "the chat database is up to date",
-  );
+  const client = await pool.connect();
+  try {
+    const applied = await migrate(client);
+    console.log(
+      applied.length ? `applied: ${applied.join(", ")}` : "the chat database is up to date",
+    );
+  } finally {
+    client.release();
+  }
 } finally {
-  await client.end();
+  await pool.end();
 }

