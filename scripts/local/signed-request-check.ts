@@ -1,4 +1,4 @@
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { Hash } from "@smithy/core/serde";
 import { SignatureV4 } from "@smithy/signature-v4";
 
@@ -40,8 +40,9 @@ function parseAmzDate(value: string): Date | undefined {
 /**
  * Verifies a request signed with SigV4 in its `Authorization` header, as AWS's JSON services do:
  * the credential scope must name `service` and a known access key, the date must be near now,
- * and the signature must be the one the secret key gives for this method, path, body and the
- * headers named in `SignedHeaders`, recomputed by the AWS SDK's own signer.
+ * a payload hash header must be the body's, and the signature must be the one the secret key
+ * gives for this method, path, body and the headers named in `SignedHeaders`, recomputed by the
+ * AWS SDK's own signer.
  * @throws AwsJsonError MissingAuthenticationTokenException, IncompleteSignatureException,
  *   UnrecognizedClientException or InvalidSignatureException
  */
@@ -89,6 +90,16 @@ export async function verifySignedRequest(
   const signedHeaders = (signedList as string).split(";");
   const headers: Record<string, string> = {};
   for (const name of signedHeaders) headers[name] = header(request, name);
+  // The signer trusts a payload hash header: it must be the hash of the body that arrived.
+  const payloadHash = createHash("sha256").update(request.body).digest("hex");
+  if (headers["x-amz-content-sha256"] !== undefined) {
+    if (headers["x-amz-content-sha256"] !== payloadHash) {
+      throw new AwsJsonError(
+        "InvalidSignatureException",
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+      );
+    }
+  }
   const [hostname, port] = header(request, "host").split(":");
   const signer = new SignatureV4({
     credentials: { accessKeyId: accessKeyId as string, secretAccessKey },
