@@ -42,6 +42,7 @@ beforeAll(async () => {
     "serverless.yml",
     "package.json",
     "tsconfig.json",
+    "deploy",
     "functions",
     "lib",
     "schemas",
@@ -260,5 +261,14 @@ describe("the packaged CloudFormation template", () => {
     expect(roleOf("DeadLetterLambdaFunction")).toBe("DeadLetterRole");
     expect(roleOf("NightlyExportLambdaFunction")).toBe("NightlyRole");
     expect(roleOf("ExportsListLambdaFunction")).toBe("ApiReaderRole");
+  });
+
+  it("puts no function in a VPC and gives no role network rights when no subnets are given", () => {
+    for (const [id, fn] of resourcesOf("AWS::Lambda::Function")) {
+      expect(fn.Properties.VpcConfig, id).toBeUndefined();
+    }
+    const conditions = template.Conditions as Record<string, any>;
+    const inVpc = conditions.InVpc["Fn::Not"][0]["Fn::Equals"];
+    expect(inVpc).toEqual(["", ""]);
   });
 });

@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type PackagedService, packageService } from "./support/package-service.ts";
+
+// The template as deployed into a VPC with the database behind RDS Proxy (docs/deploy.md), built
+// offline by `npm run package` with every deploy-time parameter set.
+
+const SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:chat-db-AbCdEf";
+const KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const PROXY = "chat.proxy-abc123.eu-west-1.rds.amazonaws.com";
+// Whatever the deployer's shell holds, no password reaches the package.
+const PASSWORD = "Sentinel-Passw0rd-4f1c9e";
+
+/**
+ * Functions that never open a chat database connection (no authentication, or only DynamoDB).
+ * The first three still share a role with functions that do; the dead-letter consumer does not.
+ */
+const WITHOUT_DATABASE = new Set(["openApi", "methodNotAllowed", "notFound", "deadLetter"]);
+
+let packaged: PackagedService;
+let resources: Record<string, { Type: string; Properties: Record<string, any> }>;
+
+beforeAll(async () => {
+  packaged = await packageService("prod", {
+    AWS_REGION: "eu-west-1",
+    VPC_SUBNET_IDS: "subnet-0aa,subnet-0bb",
+    VPC_SECURITY_GROUP_IDS: "sg-0cc",
+    DATABASE_HOST: PROXY,
+    DATABASE_NAME: "chat",
+    DATABASE_SECRET_ARN: SECRET_ARN,
+    DATABASE_SECRET_KMS_KEY_ARN: KEY_ARN,
+    DATABASE_URL: `postgres://chat:${PASSWORD}@${PROXY}:5432/chat`,
+    DATABASE_PASSWORD: PASSWORD,
+    PGPASSWORD: PASSWORD,
+    LOCAL_DB_PASSWORD: PASSWORD,
+  });
+  resources = packaged.template.Resources;
+}, 150_000);
+
+afterAll(() => packaged?.remove());
+
+function functions(): [string, Record<string, any>][] {
+  return Object.entries(resources)
+    .filter(([, resource]) => resource.Type === "AWS::Lambda::Function")
+    .map(([id, resource]) => [id.replace(/LambdaFunction$/, ""), resource.Properties]);
+}
+
+const nameOf = (logicalId: string) => logicalId[0]?.toLowerCase() + logicalId.slice(1);
+
+function policiesOf(fn: Record<string, any>): Record<string, any>[] {
+  return resources[fn.Role["Fn::GetAtt"][0]]?.Properties.Policies ?? [];
+}
+
+describe("the template deployed into a VPC, with the database's login in Secrets Manager", () => {
+  it("puts every function in the given private subnets and security groups", () => {
+    expect(functions().length).toBeGreaterThanOrEqual(20);
+    for (const [, fn] of functions()) {
+      expect(fn.VpcConfig).toEqual({
+        SubnetIds: ["subnet-0aa", "subnet-0bb"],
+        SecurityGroupIds: ["sg-0cc"],
+      });
+    }
+    // ...and lets Lambda attach their network interfaces.
+    const inVpc = packaged.template.Conditions.InVpc["Fn::Not"][0]["Fn::Equals"];
+    expect(inVpc[0]).not.toBe(inVpc[1]);
+    for (const [, fn] of functions()) {
+      const role = resources[fn.Role["Fn::GetAtt"][0]]?.Properties;
+      expect(JSON.stringify(role?.ManagedPolicyArns)).toContain("AWSLambdaVPCAccessExecutionRole");
+    }
+  });
+
+  it("tells every function where the database is and which secret holds its login, verifying TLS", () => {
+    for (const [, fn] of functions()) {
+      expect(fn.Environment.Variables).toMatchObject({
+        DATABASE_HOST: PROXY,
+        DATABASE_PORT: "5432",
+        DATABASE_NAME: "chat",
+        DATABASE_SECRET_ARN: SECRET_ARN,
+        DATABASE_TLS: "verify-full",
+      });
+      const names = Object.keys(fn.Environment.Variables).join(" ");
+      expect(names).not.toMatch(/PASSWORD|PASSWD|DATABASE_URL/);
+    }
+  });
+
+  it("lets each function that connects read that one secret, decrypting it with its key through Secrets Manager only", () => {
+    for (const [id, fn] of functions()) {
+      const secretPolicies = policiesOf(fn).filter((p) =>
+        JSON.stringify(p).includes("secretsmanager:"),
+      );
+      if (nameOf(id) === "deadLetter") expect(secretPolicies, `${id} reads no secret`).toEqual([]);
+      if (WITHOUT_DATABASE.has(nameOf(id))) continue;
+      expect(secretPolicies, `${id} reads the database secret`).toHaveLength(1);
+      const [read, decrypt] = (secretPolicies[0] as Record<string, any>).PolicyDocument.Statement;
+      expect(read).toEqual({
+        Effect: "Allow",
+        Action: ["secretsmanager:GetSecretValue"],
+        Resource: SECRET_ARN,
+      });
+      expect(decrypt["Fn::If"][0]).toBe("HasDatabaseSecretKey");
+      expect(decrypt["Fn::If"][1]).toEqual({
+        Effect: "Allow",
+        Action: ["kms:Decrypt"],
+        Resource: KEY_ARN,
+        Condition: { StringEquals: { "kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com" } },
+      });
+    }
+  });
+
+  it("holds no password anywhere in the package: template, state, or bundled code", () => {
+    expect(packaged.files.map((file) => file.name)).toEqual(
+      expect.arrayContaining(["cloudformation-template-update-stack.json", "chat-data-backup.zip"]),
+    );
+    for (const file of packaged.files) {
+      expect(file.text.includes(PASSWORD), `${file.name} holds the password`).toBe(false);
+      expect(file.text, file.name).not.toMatch(/postgres(ql)?:\/\/[^:/\s"]+:[^@/\s"]+@/);
+    }
+  });
+});
