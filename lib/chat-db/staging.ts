@@ -125,7 +125,7 @@ const NEEDS_ESCAPE = /[\\\n\r\t]/;
 const ESCAPED = /[\\\n\r\t]/g;
 
 /** One value in COPY's text format. */
-function copyValue(value: unknown): string {
+export function copyValue(value: unknown): string {
   if (value === null || value === undefined) return "\\N";
   if (typeof value === "boolean") return value ? "t" : "f";
   const text = Array.isArray(value) ? arrayLiteral(value) : String(value);

@@ -48,7 +48,7 @@ async function runLocked(job: JobRecord, io: PipelineIo): Promise<PipelineOutcom
   const context = { appId: job.appId, importedAt: instant(job.createdAt) };
 
   let rowCount = await loadedRows(chatDb(), job.jobId);
-  if (rowCount === undefined && spec.streamedWrite && !job.dryRun) {
+  if (rowCount === undefined && (spec.direct || spec.streamedWrite) && !job.dryRun) {
     const streamed = await writeWhileStreaming(job, spec, context, io);
     if (streamed) return streamed;
   }

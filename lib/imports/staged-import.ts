@@ -4,6 +4,7 @@ import { config } from "../config.ts";
 import type { Resource } from "../jobs/job-record.ts";
 import { logger } from "../observability.ts";
 import { errorField } from "../validation.ts";
+import type { BatchWriter } from "./batch-writer.ts";
 import type { Instant } from "./file-rows.ts";
 import { describeSchemaError } from "./problems.ts";
 import { checkRowValues } from "./row-checks.ts";
@@ -77,14 +78,23 @@ export interface ImportSpec {
   appChecks(tables: StagingTables): string[];
   write(tables: StagingTables): string[];
   /**
-   * The write of one batch of rows while the file still streams (see `streamed-write.ts`):
-   * INSERT ... SELECT from `batch` (rows in the file's order, each one passed `stage`) of the rows
-   * that keep every rule against the application and the file's earlier rows, `$1` the
-   * application id. A row that breaks a rule is left out (the caller counts the rows written) or
-   * raises an integrity error (a value used twice, in the file or the application, meets the chat
-   * table's unique index). Absent: the resource is always imported through staging tables.
+   * The one-pass write of a file whose rows all keep the rules (see `streamed-write.ts`), straight
+   * into the chat tables with PostgreSQL's own COPY, references resolved by the worker
+   * (`lib/imports/direct/`): used unless rows may have to be skipped as already there.
    */
-  streamedWrite?(batch: string): string;
+  direct?(appId: string): BatchWriter;
+  /**
+   * The one-pass write through a batch table (`batch-table-write.ts`), for `on_existing: skip`
+   * into an application that holds rows of the type: statements that write the rows of `batch`
+   * (rows in the file's order, each one passed `stage`), `$1` the application id, resolving
+   * references in SQL. The first statement writes one chat row per batch row: a row it leaves out
+   * (the caller counts) or an integrity error it raises (a value used twice, a reference that
+   * resolves to NULL) sends the file through staging. Absent (and no `direct`): the resource is
+   * always imported through staging tables.
+   */
+  streamedWrite?(batch: string): string[];
+  /** Why a staged row cannot be written in one pass (a plain password is hashed first), if so. */
+  notOnePass?(values: readonly unknown[]): string | undefined;
   /**
    * For `on_existing: skip` (see `existing-rows.ts`): a SELECT of `(row, field, differs)` with one
    * line per row of `rows` (alias `s`, restricted by the condition `ok`) and application row

@@ -1,6 +1,4 @@
-import { finished } from "node:stream/promises";
 import type pg from "pg";
-import { from as copyFrom } from "pg-copy-streams";
 import {
   appliedRows,
   appliedSkippedRows,
@@ -8,9 +6,10 @@ import {
   markApplied,
 } from "../chat-db/import-queries.ts";
 import { inTransaction } from "../chat-db/pool.ts";
-import { BATCH_TABLE, copyLine, createBatchTable } from "../chat-db/staging.ts";
 import type { JobRecord } from "../jobs/job-record.ts";
-import { holdsRowsOf, skipSameRows } from "./existing-rows.ts";
+import { batchTableWriter } from "./batch-table-write.ts";
+import { type BatchWriter, NotStreamable } from "./batch-writer.ts";
+import { holdsRowsOf } from "./existing-rows.ts";
 import { ImportFileError, importRowOptions, streamImportRows } from "./file-rows.ts";
 import type { PipelineIo } from "./pipeline-io.ts";
 import { type ImportContext, type ImportSpec, RowProblemList, stageRow } from "./staged-import.ts";
@@ -35,9 +34,6 @@ const FIRST_BATCH_ROWS = 2_000;
 const BATCH_ROWS = 10_000;
 const BATCH_CHARS = 4 * 1024 * 1024;
 
-/** The streamed write cannot go on; the import is done again through staging tables. */
-class NotStreamable extends Error {}
-
 /** PostgreSQL's data exceptions (22) and integrity violations (23): some row breaks a rule. */
 function isRowRuleError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
@@ -61,45 +57,29 @@ async function* counted(
 }
 
 /**
- * Copies one batch into the batch table and writes it; throws NotStreamable when a row is left
- * out. With `skip`, rows the application already holds as they are leave the batch first (a key
- * taken by other content then meets the chat table's unique index).
- * @returns how many rows were skipped
+ * How this import's batches are written: straight into the chat tables when no row can be one the
+ * application already holds (no `on_existing: skip`, or an application without rows of the type,
+ * as after a disaster: under the import lock nothing else is imported meanwhile, and a row written
+ * some other way meets the unique index); through a batch table that drops same-content rows
+ * first otherwise.
  */
-async function writeBatch(
+async function batchWriter(
   client: pg.PoolClient,
+  job: JobRecord,
   spec: ImportSpec,
-  columns: string,
-  appId: string,
-  text: string,
-  rows: number,
-  first: boolean,
-  skip: boolean,
-): Promise<number> {
-  const copy = client.query(copyFrom(`COPY ${BATCH_TABLE} (${columns}) FROM STDIN`));
-  copy.end(text);
-  await finished(copy);
-  // The planner knows nothing of a table filled a moment ago; one look at the first batch is enough
-  // for every batch after it (the statistics outlive TRUNCATE), and keeps the joins hashed.
-  if (first) await client.query(`ANALYZE ${BATCH_TABLE}`);
-  const skipped = skip ? await skipSameRows(client, spec, BATCH_TABLE, "true", appId) : 0;
-  const written = await client.query(spec.streamedWrite?.(BATCH_TABLE) as string, [appId]);
-  if (written.rowCount !== rows - skipped) {
-    throw new NotStreamable(
-      `${rows - skipped - (written.rowCount ?? 0)} rows of a batch break a rule`,
-    );
-  }
-  await client.query(`TRUNCATE ${BATCH_TABLE}`);
-  return skipped;
+): Promise<BatchWriter> {
+  const skip = job.onExisting === "skip" && (await holdsRowsOf(client, spec.resource, job.appId));
+  if (spec.direct && !skip) return spec.direct(job.appId);
+  return batchTableWriter(client, spec, job.appId, skip);
 }
 
 /**
  * Reads, checks and writes the file in one pass and one transaction, the way a valid backup is
- * restored fastest: each row gets its own rules as it streams, batches of rows are copied into a
- * temporary table and written into the chat table with every rule against the application and
- * the file's earlier rows checked by the write itself, while the next batch is being read. The
- * application's import lock is held throughout, as for any import's write, and the job's marker
- * row commits with the rows (all or nothing, once).
+ * restored fastest: each row gets its own rules as it streams, and batches of rows are written
+ * (`batchWriter`) with every rule against the application and the file's earlier rows checked by
+ * the write, while the next batch is being read. The application's import lock is held
+ * throughout, as for any import's write, and the job's marker row commits with the rows (all or
+ * nothing, once).
  *
  * Nothing is written when a row breaks a rule, when the rest of the file may not fit in what is
  * left of the invocation, or on any error: the caller then imports the file through the staging
@@ -111,8 +91,6 @@ export async function streamedWrite(
   context: ImportContext,
   io: StreamedWriteIo,
 ): Promise<StreamedWriteOutcome> {
-  const columns = ["row", ...spec.columns.map((column) => column.name)].join(", ");
-  const width = spec.columns.length;
   const read = { bytes: 0 };
   const started = performance.now();
   try {
@@ -123,35 +101,20 @@ export async function streamedWrite(
         const skipped = await appliedSkippedRows(client, job.jobId);
         return { status: "finished", rows: replay, skipped, replayed: true };
       }
-      await createBatchTable(client, spec.columns, spec.idsOf);
+      const writer = await batchWriter(client, job, spec);
       const problems = new RowProblemList();
       let index = 0;
-      let lines: string[] = [];
+      let rows: unknown[] = [];
       let chars = 0;
       let skipped = 0;
-      // Into an application that holds no row of the type yet (a restore after a disaster), no
-      // row can be the same as a stored one: the batches skip the look-up. Under the import lock
-      // nothing else is imported meanwhile; a row written some other way meets the unique index.
-      const skip =
-        job.onExisting === "skip" && (await holdsRowsOf(client, spec.resource, job.appId));
       // The batch PostgreSQL is writing while the next one is read; its failure is kept until awaited.
       let writing: Promise<void> = Promise.resolve();
       const send = async () => {
         await writing;
-        const text = `${lines.join("\n")}\n`;
-        const rows = lines.length;
-        lines = [];
+        const batch = rows;
+        rows = [];
         chars = 0;
-        writing = writeBatch(
-          client,
-          spec,
-          columns,
-          job.appId,
-          text,
-          rows,
-          index === rows,
-          skip,
-        ).then((count) => {
+        writing = writer.write(client, batch).then((count) => {
           skipped += count;
         });
         writing.catch(() => {});
@@ -172,15 +135,17 @@ export async function streamedWrite(
           problems.clear();
           const staged = stageRow(spec, row, problems, context);
           if (!staged.ok) throw new NotStreamable(`row ${index} breaks a rule`);
-          const line = `${index}\t${copyLine(staged.values, width)}`;
-          lines.push(line);
-          chars += line.length;
+          const reason = spec.notOnePass?.(staged.values);
+          if (reason) throw new NotStreamable(`row ${index}: ${reason}`);
+          const prepared = writer.prepare(index, staged.values);
+          rows.push(prepared);
+          chars += writer.size(prepared);
           index += 1;
-          const limit = index === lines.length ? FIRST_BATCH_ROWS : BATCH_ROWS;
-          if (lines.length >= limit || chars >= BATCH_CHARS) await send();
+          const limit = index === rows.length ? FIRST_BATCH_ROWS : BATCH_ROWS;
+          if (rows.length >= limit || chars >= BATCH_CHARS) await send();
         }
       }
-      if (lines.length > 0) await send();
+      if (rows.length > 0) await send();
       await writing;
       await markApplied(client, job, index - skipped, skipped);
       return { status: "finished", rows: index - skipped, skipped };

@@ -1,8 +1,22 @@
 import { type CommentType, PAYLOAD_SCHEMAS } from "../../../schemas/comment-payloads.ts";
 import { type ImportCommentRow, importCommentSchema } from "../../../schemas/import-comments.ts";
 import { validatorFor } from "../../validation.ts";
+import { directComments } from "../direct/comments.ts";
 import { instant } from "../file-rows.ts";
 import { type ImportSpec, uniqueInFile } from "../staged-import.ts";
+
+const COLUMNS = [
+  { name: "schema_ok", type: "boolean NOT NULL" },
+  { name: "unique_id", type: "text" },
+  { name: "room_unique_id", type: "text" },
+  { name: "creator_email", type: "text" },
+  { name: "type", type: "text" },
+  { name: "message", type: "text" },
+  { name: "payload", type: "jsonb" },
+  { name: "disable_link_preview", type: "boolean" },
+  { name: "parent_unique_id", type: "text" },
+  { name: "created_at", type: "timestamptz" },
+] as const;
 
 /**
  * Comments: UniqueId unique in the file and the application; the room exists and the creator is
@@ -13,18 +27,7 @@ import { type ImportSpec, uniqueInFile } from "../staged-import.ts";
  */
 export const commentsImport: ImportSpec = {
   resource: "comments",
-  columns: [
-    { name: "schema_ok", type: "boolean NOT NULL" },
-    { name: "unique_id", type: "text" },
-    { name: "room_unique_id", type: "text" },
-    { name: "creator_email", type: "text" },
-    { name: "type", type: "text" },
-    { name: "message", type: "text" },
-    { name: "payload", type: "jsonb" },
-    { name: "disable_link_preview", type: "boolean" },
-    { name: "parent_unique_id", type: "text" },
-    { name: "created_at", type: "timestamptz" },
-  ],
+  columns: COLUMNS,
   idsOf: "comments",
   indexes: ["unique_id, row"],
 
@@ -167,11 +170,14 @@ export const commentsImport: ImportSpec = {
        ON s.type = 'reply' AND ps.row IS NULL AND pc.app_id = $1 AND pc.unique_id = s.parent_unique_id`,
   ],
 
-  // The same write for one batch: a reply's parent is an earlier row of the batch, or a comment
-  // of the application (which includes the rows of earlier batches, written in this transaction).
-  // The parent's lookup in comments is a subquery per reply through the (app_id, unique_id)
-  // index, so that it never reads the application's comments whole, however they grow.
-  streamedWrite: (batch) =>
+  direct: (appId) => directComments(COLUMNS, appId),
+
+  // The same write for one batch (on_existing skip into an application holding comments): a
+  // reply's parent is an earlier row of the batch, or a comment of the application (which
+  // includes the rows of earlier batches, written in this transaction). The parent's lookup in
+  // comments is a subquery per reply through the (app_id, unique_id) index, so that it never
+  // reads the application's comments whole, however they grow.
+  streamedWrite: (batch) => [
     `${insertComments("b", "bp")}
      FROM ${batch} b
      JOIN rooms r ON r.app_id = $1 AND r.unique_id = b.room_unique_id
@@ -186,6 +192,7 @@ export const commentsImport: ImportSpec = {
      WHERE b.parent_unique_id IS NULL
        OR (bp.row IS NOT NULL AND bp.room_unique_id = b.room_unique_id AND bp.created_at <= b.created_at)
        OR (pc.id IS NOT NULL AND pc.room_id = r.id AND pc.created_at <= b.created_at)`,
+  ],
 };
 
 /**

@@ -1,7 +1,20 @@
 import { type ImportRoomRow, importRoomSchema } from "../../../schemas/import-rooms.ts";
 import { validatorFor } from "../../validation.ts";
+import { directRooms } from "../direct/rooms.ts";
 import { instant } from "../file-rows.ts";
 import { type ImportSpec, uniqueInFile } from "../staged-import.ts";
+
+const COLUMNS = [
+  { name: "schema_ok", type: "boolean NOT NULL" },
+  { name: "unique_id", type: "text" },
+  { name: "name", type: "text" },
+  { name: "type", type: "text" },
+  { name: "options", type: "text" },
+  { name: "avatar_url", type: "text" },
+  { name: "creator_email", type: "text" },
+  { name: "created_at", type: "timestamptz" },
+  { name: "participant_emails", type: "text[]" },
+] as const;
 
 /**
  * Rooms: UniqueId unique in the file and the application; creator and participants are users
@@ -10,17 +23,7 @@ import { type ImportSpec, uniqueInFile } from "../staged-import.ts";
  */
 export const roomsImport: ImportSpec = {
   resource: "rooms",
-  columns: [
-    { name: "schema_ok", type: "boolean NOT NULL" },
-    { name: "unique_id", type: "text" },
-    { name: "name", type: "text" },
-    { name: "type", type: "text" },
-    { name: "options", type: "text" },
-    { name: "avatar_url", type: "text" },
-    { name: "creator_email", type: "text" },
-    { name: "created_at", type: "timestamptz" },
-    { name: "participant_emails", type: "text[]" },
-  ],
+  columns: COLUMNS,
   idsOf: "rooms",
   indexes: ["unique_id"],
 
@@ -122,9 +125,24 @@ export const roomsImport: ImportSpec = {
     JOIN users c ON c.id = r.creator_id
     WHERE ${ok}`,
 
-  write: (t) => [
-    // A single room is named after its two participants as the application stores their addresses.
-    `INSERT INTO rooms (app_id, id, unique_id, name, type, options, avatar_url, creator_id, created_at)
+  write: (t) => [insertRooms(t.rows, "JOIN"), insertParticipants(t.rows, "JOIN")],
+
+  direct: (appId) => directRooms(COLUMNS, appId),
+
+  // One batch (on_existing skip into an application holding rooms): a creator or participant who
+  // is no user of the application leaves a NULL in a NOT NULL column, an integrity error.
+  streamedWrite: (batch) => [
+    insertRooms(batch, "LEFT JOIN"),
+    insertParticipants(batch, "LEFT JOIN"),
+  ],
+};
+
+/**
+ * The INSERT of rooms from a staging or batch table, the creator found by `join`. A single room
+ * is named after its two participants as the application stores their addresses.
+ */
+function insertRooms(table: string, join: "JOIN" | "LEFT JOIN"): string {
+  return `INSERT INTO rooms (app_id, id, unique_id, name, type, options, avatar_url, creator_id, created_at)
      SELECT $1, s.new_id, s.unique_id,
        CASE WHEN s.type = 'single' THEN (
          SELECT string_agg(u.email, ' ' ORDER BY p.position)
@@ -132,12 +150,15 @@ export const roomsImport: ImportSpec = {
          JOIN users u ON u.app_id = $1 AND lower(u.email) = lower(p.email))
        ELSE s.name END,
        s.type, s.options, s.avatar_url, c.id, s.created_at
-     FROM ${t.rows} s
-     JOIN users c ON c.app_id = $1 AND lower(c.email) = s.creator_email`,
-    `INSERT INTO room_participants (room_id, user_id, position)
+     FROM ${table} s
+     ${join} users c ON c.app_id = $1 AND lower(c.email) = s.creator_email`;
+}
+
+/** The INSERT of the rooms' participants in their order, each found by `join`. */
+function insertParticipants(table: string, join: "JOIN" | "LEFT JOIN"): string {
+  return `INSERT INTO room_participants (room_id, user_id, position)
      SELECT s.new_id, u.id, p.position - 1
-     FROM ${t.rows} s
+     FROM ${table} s
      CROSS JOIN LATERAL unnest(s.participant_emails) WITH ORDINALITY p(email, position)
-     JOIN users u ON u.app_id = $1 AND lower(u.email) = lower(p.email)`,
-  ],
-};
+     ${join} users u ON u.app_id = $1 AND lower(u.email) = lower(p.email)`;
+}

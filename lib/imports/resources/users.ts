@@ -1,10 +1,24 @@
 import { type ImportUserRow, importUserSchema } from "../../../schemas/import-users.ts";
 import { validatorFor } from "../../validation.ts";
+import { directUsers } from "../direct/users.ts";
 import { instant } from "../file-rows.ts";
 import { type ImportSpec, uniqueInFile } from "../staged-import.ts";
 
 /** bcrypt reads no more than this many bytes of a password. */
 const BCRYPT_MAX_BYTES = 72;
+
+const COLUMNS = [
+  { name: "schema_ok", type: "boolean NOT NULL" },
+  { name: "email", type: "text" },
+  { name: "email_lower", type: "text" },
+  { name: "name", type: "text" },
+  { name: "avatar_url", type: "text" },
+  { name: "token", type: "text" },
+  { name: "password", type: "text" },
+  { name: "password_hash", type: "text" },
+  { name: "created_at", type: "timestamptz" },
+] as const;
+const PASSWORD = COLUMNS.findIndex((column) => column.name === "password");
 
 /**
  * Users: Email unique case-insensitively and AuthenticationToken unique, in the file and in the
@@ -14,17 +28,7 @@ const BCRYPT_MAX_BYTES = 72;
  */
 export const usersImport: ImportSpec = {
   resource: "users",
-  columns: [
-    { name: "schema_ok", type: "boolean NOT NULL" },
-    { name: "email", type: "text" },
-    { name: "email_lower", type: "text" },
-    { name: "name", type: "text" },
-    { name: "avatar_url", type: "text" },
-    { name: "token", type: "text" },
-    { name: "password", type: "text" },
-    { name: "password_hash", type: "text" },
-    { name: "created_at", type: "timestamptz" },
-  ],
+  columns: COLUMNS,
   indexes: [],
 
   stage(row, problems, context) {
@@ -115,9 +119,17 @@ export const usersImport: ImportSpec = {
   },
 
   // Rows in the file's order, so that ids follow it.
-  write: (t) => [
-    `INSERT INTO users (app_id, email, name, avatar_url, authentication_token, password_hash, created_at)
-     SELECT $1, s.email, s.name, s.avatar_url, s.token, s.password_hash, s.created_at
-     FROM ${t.rows} s ORDER BY s.row`,
-  ],
+  write: (t) => [insertUsers(t.rows)],
+
+  direct: (appId) => directUsers(COLUMNS, appId),
+  streamedWrite: (batch) => [insertUsers(batch)],
+  notOnePass: (values) =>
+    values[PASSWORD] === null ? undefined : "a plain Password is hashed before it is written",
 };
+
+/** The INSERT of users from a staging or batch table; a value used twice meets a unique index. */
+function insertUsers(table: string): string {
+  return `INSERT INTO users (app_id, email, name, avatar_url, authentication_token, password_hash, created_at)
+     SELECT $1, s.email, s.name, s.avatar_url, s.token, s.password_hash, s.created_at
+     FROM ${table} s ORDER BY s.row`;
+}
