@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { chatDb } from "../../lib/chat-db/pool.ts";
 import { instant } from "../../lib/imports/file-rows.ts";
@@ -47,7 +48,7 @@ async function onePass(app: TestApp, resource: Resource, rows: Row[], onExisting
     SPECS[resource],
     { appId: app.appId, importedAt: instant(now) },
     {
-      open: async () => [bytes],
+      open: async () => Readable.from([bytes]),
       ndjson: false,
       remainingMs: () => 600_000,
       reserveMs: 1_000,
