@@ -47,7 +47,8 @@ describe("a worker killed in the middle of a restore", () => {
       await blocker.query("SELECT pg_stat_clear_snapshot()");
       const { rows } = await blocker.query<{ pid: number }>(
         `SELECT pid FROM pg_stat_activity
-         WHERE wait_event_type = 'Lock' AND query ILIKE '%INSERT INTO comments%' AND pid <> pg_backend_pid()`,
+         WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()
+           AND (query ILIKE '%INSERT INTO comments%' OR query ILIKE 'COPY comments%')`,
       );
       victim = rows[0]?.pid;
       if (victim === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
