@@ -65,6 +65,11 @@ export interface Config {
   nightlyBackupExpiryDays: number;
   /** The schedule also makes the old per-type exports of yesterday. */
   nightlyDaySlices: boolean;
+  /**
+   * Where every AWS SDK command of a function is written down (AWS_CALL_RECORD_DIR, local test
+   * runs only: `lib/aws/call-recorder.ts`); undefined records nothing.
+   */
+  awsCallRecordDir?: string;
 }
 
 /**
@@ -190,6 +195,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     nightlyBackupExpiryDays: integer(env, "NIGHTLY_BACKUP_EXPIRY_DAYS", 21, 1, 3650),
     nightlyDaySlices: env.NIGHTLY_DAY_SLICES === "true",
+    awsCallRecordDir: env.AWS_CALL_RECORD_DIR || undefined,
     limits: {
       requestsPerSecond: integer(env, "APP_REQUESTS_PER_SECOND", 20, 1, 1_000_000),
       maxOpenJobs: integer(env, "APP_MAX_OPEN_JOBS", 3, 1, 1_000_000),

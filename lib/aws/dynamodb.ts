@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { config } from "../config.ts";
+import { recordCalls } from "./call-recorder.ts";
 
 let client: DynamoDBClient | undefined;
 let documentClient: DynamoDBDocumentClient | undefined;
@@ -9,7 +10,7 @@ let documentClient: DynamoDBDocumentClient | undefined;
 export function dynamoClient(): DynamoDBClient {
   if (!client) {
     const { region, endpoints } = config();
-    client = new DynamoDBClient({ region, endpoint: endpoints.dynamodb });
+    client = recordCalls(new DynamoDBClient({ region, endpoint: endpoints.dynamodb }));
   }
   return client;
 }

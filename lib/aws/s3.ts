@@ -1,5 +1,6 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { config } from "../config.ts";
+import { recordCalls } from "./call-recorder.ts";
 
 let client: S3Client | undefined;
 let presigner: S3Client | undefined;
@@ -8,7 +9,9 @@ let presigner: S3Client | undefined;
 export function s3(): S3Client {
   if (!client) {
     const { region, endpoints, s3ForcePathStyle } = config();
-    client = new S3Client({ region, endpoint: endpoints.s3, forcePathStyle: s3ForcePathStyle });
+    client = recordCalls(
+      new S3Client({ region, endpoint: endpoints.s3, forcePathStyle: s3ForcePathStyle }),
+    );
   }
   return client;
 }
@@ -20,13 +23,15 @@ export function s3(): S3Client {
 export function uploadSigner(): S3Client {
   if (!presigner) {
     const { region, endpoints, s3ForcePathStyle } = config();
-    presigner = new S3Client({
-      region,
-      endpoint: endpoints.s3,
-      forcePathStyle: s3ForcePathStyle,
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
+    presigner = recordCalls(
+      new S3Client({
+        region,
+        endpoint: endpoints.s3,
+        forcePathStyle: s3ForcePathStyle,
+        requestChecksumCalculation: "WHEN_REQUIRED",
+        responseChecksumValidation: "WHEN_REQUIRED",
+      }),
+    );
   }
   return presigner;
 }

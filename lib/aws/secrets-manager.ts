@@ -1,5 +1,6 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { databaseConfig } from "../config.ts";
+import { recordCalls } from "./call-recorder.ts";
 
 let client: SecretsManagerClient | undefined;
 
@@ -10,7 +11,7 @@ let client: SecretsManagerClient | undefined;
 export function secretsManager(): SecretsManagerClient {
   if (!client) {
     const { region, secretsManagerEndpoint } = databaseConfig();
-    client = new SecretsManagerClient({ region, endpoint: secretsManagerEndpoint });
+    client = recordCalls(new SecretsManagerClient({ region, endpoint: secretsManagerEndpoint }));
   }
   return client;
 }

@@ -1,5 +1,6 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { config } from "../config.ts";
+import { recordCalls } from "./call-recorder.ts";
 
 let client: SQSClient | undefined;
 
@@ -10,11 +11,13 @@ let client: SQSClient | undefined;
 export function sqs(): SQSClient {
   if (!client) {
     const { region, endpoints } = config();
-    client = new SQSClient({
-      region,
-      endpoint: endpoints.sqs,
-      useQueueUrlAsEndpoint: endpoints.sqs === undefined,
-    });
+    client = recordCalls(
+      new SQSClient({
+        region,
+        endpoint: endpoints.sqs,
+        useQueueUrlAsEndpoint: endpoints.sqs === undefined,
+      }),
+    );
   }
   return client;
 }

@@ -1,5 +1,6 @@
 import { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { recordCachedCall } from "../aws/call-recorder.ts";
 import { secretsManager } from "../aws/secrets-manager.ts";
 import type { DatabaseConfig } from "../config.ts";
 
@@ -76,6 +77,8 @@ export function secretLogin(
 ): LoginSource {
   const provider = new SecretsProvider({ awsSdkV3Client: client });
   return async ({ forceFetch }) => {
+    // Each function's containers read the secret at their first login (see the IAM evidence).
+    recordCachedCall("secretsmanager", "GetSecretValue", { SecretId: database.secretArn });
     const value = await provider.get(database.secretArn, {
       maxAge: database.secretMaxAgeSeconds,
       forceFetch,

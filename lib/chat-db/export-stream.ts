@@ -19,6 +19,16 @@ export interface ExportRowStream {
 }
 
 /**
+ * Stops reading a COPY in the middle. Ending its connection then fails the statement, which the
+ * COPY stream reports as an `error` event: expected here, and without a listener it would be an
+ * uncaught exception that ends the process (an export cancelled while it ran did).
+ */
+function abandon(stream: Readable): void {
+  stream.on("error", () => {});
+  stream.destroy();
+}
+
+/**
  * Opens a connection for streaming the rows of `scope` with the ordered-scan settings. Each
  * rows() call runs one COPY statement; read its rows to the end before the next call. Closing
  * while a COPY is still being read discards the connection (the server stops on its own).
@@ -56,7 +66,7 @@ export async function openExportRowStream(
     async close() {
       const unfinished = current !== undefined && !current.readableEnded;
       if (unfinished || broken) {
-        current?.destroy();
+        if (current) abandon(current);
         client.release(true);
         return;
       }
@@ -100,7 +110,7 @@ async function borrowedRowStream(
       return new CopyRowReader(current);
     },
     async close() {
-      if (current && !current.readableEnded) current.destroy();
+      if (current && !current.readableEnded) abandon(current);
       await names.close();
     },
   };

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvokeStoreBase } from "@aws/lambda-invoke-store";
 import type { Context } from "aws-lambda";
+import { asFunction } from "../../lib/aws/call-recorder.ts";
 import type { FunctionDefinition } from "./serverless-definition.ts";
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
@@ -34,7 +35,8 @@ export function lambdaContext(
  * Loads each function's handler module once and invokes it the way Lambda's runtime does. Given
  * the process's invocation store (`isolate-invocations.ts`), every invocation runs in its own
  * context although all functions share this one process (as in `npm start`), so that a log line
- * never carries another function's name or job.
+ * never carries another function's name or job, and every AWS SDK command is recorded (when
+ * AWS_CALL_RECORD_DIR is set) as that function's.
  */
 export class LambdaRuntime {
   private readonly handlers = new Map<string, Promise<Handler>>();
@@ -60,10 +62,14 @@ export class LambdaRuntime {
     const store = this.store;
     const handler = await this.load(fn);
     const invocation = context ?? lambdaContext(fn);
-    if (!store) return handler(event, invocation);
-    return store.run({ [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: invocation.awsRequestId }, () =>
-      handler(event, invocation),
-    );
+    // The function's name travels with the invocation: the AWS call recorder attributes to it.
+    return asFunction(fn.name, () => {
+      if (!store) return handler(event, invocation);
+      return store.run(
+        { [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: invocation.awsRequestId },
+        () => handler(event, invocation),
+      );
+    });
   }
 
   /**
