@@ -164,9 +164,9 @@ export function recordCalls<C extends { middlewareStack: unknown }>(client: C): 
  * from a cache: all local functions share one process, while on AWS each function's containers
  * send the command themselves (the database's secret, read by every container's first login).
  */
-export function recordCachedCall(service: string, command: string, input: Input): void {
+export function recordCachedCall(service: string, command: string, input: () => Input): void {
   const dir = config().awsCallRecordDir;
   const fn = invocations.getStore();
   if (!dir || !fn) return;
-  write(dir, { function: fn, service, command, resources: resourcesOf(service, command, input) });
+  write(dir, { function: fn, service, command, resources: resourcesOf(service, command, input()) });
 }

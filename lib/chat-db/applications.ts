@@ -1,5 +1,6 @@
 import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
+import { noteSecretRead } from "./database-credentials.ts";
 import { chatDb } from "./pool.ts";
 
 const scryptAsync = promisify(scrypt) as (
@@ -57,7 +58,10 @@ function digestOf(appId: string, secret: string): Buffer {
 export function recentlyVerified(appId: string, secret: string): Application | undefined {
   const cached = verified.get(appId);
   if (!cached || cached.until <= Date.now()) return undefined;
-  return timingSafeEqual(cached.digest, digestOf(appId, secret)) ? cached.app : undefined;
+  if (!timingSafeEqual(cached.digest, digestOf(appId, secret))) return undefined;
+  // A container that had not verified the pair would have logged in to the database.
+  noteSecretRead();
+  return cached.app;
 }
 
 /**

@@ -2,7 +2,7 @@ import { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { recordCachedCall } from "../aws/call-recorder.ts";
 import { secretsManager } from "../aws/secrets-manager.ts";
-import type { DatabaseConfig } from "../config.ts";
+import { type DatabaseConfig, databaseConfig } from "../config.ts";
 
 /** Where one connection logs in, and as whom. */
 export interface DatabaseLogin {
@@ -67,6 +67,17 @@ export function loginFromSecret(database: DatabaseConfig, value: unknown): Datab
 }
 
 /**
+ * For the IAM evidence (`lib/aws/call-recorder.ts`): the current function needs the secret,
+ * although this process may answer from its cache. On AWS each function's containers read it at
+ * their first login; locally every function shares one process and one cache.
+ */
+export function noteSecretRead(): void {
+  recordCachedCall("secretsmanager", "GetSecretValue", () => ({
+    SecretId: databaseConfig().secretArn,
+  }));
+}
+
+/**
  * The login from the database's Secrets Manager secret, read through Powertools Parameters: the
  * first connection of a container reads it (its cold start), later ones use the cached value for
  * DATABASE_SECRET_MAX_AGE_SECONDS, and a refused login reads it again at once (`forceFetch`).
@@ -77,8 +88,7 @@ export function secretLogin(
 ): LoginSource {
   const provider = new SecretsProvider({ awsSdkV3Client: client });
   return async ({ forceFetch }) => {
-    // Each function's containers read the secret at their first login (see the IAM evidence).
-    recordCachedCall("secretsmanager", "GetSecretValue", { SecretId: database.secretArn });
+    noteSecretRead();
     const value = await provider.get(database.secretArn, {
       maxAge: database.secretMaxAgeSeconds,
       forceFetch,

@@ -203,7 +203,8 @@ export class TemplateReader {
   }
 
   private grants(where: string, document: any): Grant[] {
-    const statements = [document?.Statement ?? []].flat() as any[];
+    // A statement may be an `Fn::If` (AWS::NoValue drops it).
+    const statements = this.evaluate([document?.Statement ?? []].flat()) as any[];
     return statements.flatMap((statement, index) => {
       if (statement.NotAction || statement.NotResource) {
         throw new Error(`${where}#${index}: NotAction/NotResource cannot be checked`);
