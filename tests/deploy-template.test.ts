@@ -31,6 +31,10 @@ beforeAll(async () => {
     DATABASE_PASSWORD: PASSWORD,
     PGPASSWORD: PASSWORD,
     LOCAL_DB_PASSWORD: PASSWORD,
+    // The connection budget of a smaller database than the default's.
+    DB_CONNECTION_BUDGET: "300",
+    HTTP_RESERVED_CONCURRENCY: "4",
+    IMPORT_WORKER_CONCURRENCY: "30",
   });
   resources = packaged.template.Resources;
 }, 150_000);
@@ -114,6 +118,36 @@ describe("the template deployed into a VPC, with the database's login in Secrets
     for (const file of packaged.files) {
       expect(file.text.includes(PASSWORD), `${file.name} holds the password`).toBe(false);
       expect(file.text, file.name).not.toMatch(/postgres(ql)?:\/\/[^:/\s"]+:[^@/\s"]+@/);
+    }
+  });
+
+  it("holds the functions' database connections within the budget: reserved concurrency x pool size, summed", () => {
+    let total = 0;
+    for (const [id, fn] of functions()) {
+      if (WITHOUT_DATABASE.has(nameOf(id))) {
+        expect(fn.Environment?.Variables?.PG_POOL_MAX, `${id} opens no pool`).toBeUndefined();
+        continue;
+      }
+      const reserved = fn.ReservedConcurrentExecutions;
+      const pool = Number(fn.Environment.Variables.PG_POOL_MAX);
+      expect(Number.isInteger(reserved) && reserved >= 1, `${id} has a reserved concurrency`).toBe(
+        true,
+      );
+      expect(Number.isInteger(pool) && pool >= 1, `${id} has a pool size`).toBe(true);
+      total += reserved * pool;
+    }
+    // 15 routes 4x2, export and backup workers 10x3, import worker 30x3, the schedule 1x2.
+    expect(total).toBe(15 * 4 * 2 + 10 * 3 + 30 * 3 + 10 * 3 + 2);
+    expect(total).toBeLessThanOrEqual(300);
+    const output = packaged.template.Outputs.ChatDatabaseConnections.Value as string;
+    expect(output.startsWith(`${total} of 300 connections: `), output).toBe(true);
+    // A queue never starts more invocations than its worker may run.
+    for (const [id, mapping] of Object.entries(resources)) {
+      if (mapping.Type !== "AWS::Lambda::EventSourceMapping") continue;
+      const fnId = mapping.Properties.FunctionName["Fn::GetAtt"][0] as string;
+      const reserved = resources[fnId]?.Properties.ReservedConcurrentExecutions;
+      if (reserved === undefined) continue;
+      expect(mapping.Properties.ScalingConfig?.MaximumConcurrency, id).toBe(reserved);
     }
   });
 });

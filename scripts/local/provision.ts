@@ -168,6 +168,11 @@ export function functionEnvironment(
     }
   };
   add(definition.environment);
-  for (const fn of definition.functions) add(fn.environment);
+  for (const fn of definition.functions) {
+    // One container's pool size: the one local process pools for every function at once and
+    // keeps its own default (PG_POOL_MAX).
+    const { PG_POOL_MAX: _poolOfOneContainer, ...rest } = fn.environment;
+    add(rest);
+  }
   return env;
 }

@@ -66,10 +66,15 @@ export interface ServiceDefinition {
 
 const VARIABLE = /\$\{([^{}]+)\}/;
 
-function lookup(root: Record<string, unknown>, path: string): unknown {
-  return path
-    .split(".")
-    .reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], root);
+/**
+ * The node at `path` (`custom.connections.functions.x.pool`), resolving each variable met on
+ * the way: a part of the path may lie inside what a `file(x.cjs)` variable returns.
+ */
+function lookup(path: string, resolve: (node: unknown) => unknown, root: unknown): unknown {
+  return path.split(".").reduce<unknown>((node, key) => {
+    const value = (node as Record<string, unknown>)?.[key];
+    return typeof value === "string" && VARIABLE.test(value) ? resolve(value) : value;
+  }, root);
 }
 
 /**
@@ -107,7 +112,17 @@ function resolveVariables(
       else if (source.startsWith("env:")) value = env[source.slice(4)] || undefined;
       else if (source.startsWith("file(")) value = fileVariable(source, rootDir, env);
       else if (source.startsWith("self:"))
-        value = resolveVariables(lookup(root, source.slice(5)), root, stage, env, rootDir);
+        value = resolveVariables(
+          lookup(
+            source.slice(5),
+            (inner) => resolveVariables(inner, root, stage, env, rootDir),
+            root,
+          ),
+          root,
+          stage,
+          env,
+          rootDir,
+        );
       value ??= defaultValue;
       if (value === undefined) throw new Error(`serverless.yml: cannot resolve \${${match[1]}}`);
       if (match[0] === text && typeof value !== "string") return value;

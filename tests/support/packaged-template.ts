@@ -6,7 +6,13 @@ import type { Template } from "./iam-template.ts";
 import { packageService } from "./package-service.ts";
 
 /** What the template depends on (the code is only bundled into it). */
-const TEMPLATE_SOURCES = ["serverless.yml", "package.json", "package-lock.json", "deploy/vpc.cjs"];
+const TEMPLATE_SOURCES = [
+  "serverless.yml",
+  "package.json",
+  "package-lock.json",
+  "deploy/vpc.cjs",
+  "deploy/connection-budget.cjs",
+];
 
 /**
  * The CloudFormation template `npm run package` makes for `stage` with `env` as the deploy-time
