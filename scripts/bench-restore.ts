@@ -262,11 +262,21 @@ export async function benchRestoreIsolated(comments: number): Promise<RestoreBen
   }
 }
 
+/** `BENCH_CPU_PROF_DIR` writes a CPU profile of the child (API and import workers) there. */
 function runChild(data: RestoreData): Promise<RestoreBenchResult> {
+  const profileDir = process.env.BENCH_CPU_PROF_DIR;
+  const profile = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
   return new Promise((resolve, reject) => {
     const spawned = spawn(
       process.execPath,
-      [...process.execArgv, "--expose-gc", import.meta.filename, "--child", JSON.stringify(data)],
+      [
+        ...process.execArgv,
+        ...profile,
+        "--expose-gc",
+        import.meta.filename,
+        "--child",
+        JSON.stringify(data),
+      ],
       { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, NODE_NO_WARNINGS: "1" } },
     );
     let output = "";
