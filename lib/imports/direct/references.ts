@@ -1,26 +1,5 @@
+import { LRUCache } from "lru-cache";
 import type pg from "pg";
-
-/** A map that holds at most `limit` entries: the oldest one leaves for each new one. */
-export class BoundedMap<K, V> {
-  private readonly map = new Map<K, V>();
-
-  constructor(private readonly limit: number) {}
-
-  get(key: K): V | undefined {
-    return this.map.get(key);
-  }
-
-  set(key: K, value: V): void {
-    if (!this.map.has(key) && this.map.size >= this.limit) {
-      this.map.delete(this.map.keys().next().value as K);
-    }
-    this.map.set(key, value);
-  }
-
-  get size(): number {
-    return this.map.size;
-  }
-}
 
 /** A user of the application: its id and its address as stored. */
 export interface KnownUser {
@@ -45,19 +24,20 @@ const COMMENTS = 100_000;
 /**
  * The application's users, rooms, room members and comments as one import's rows name them,
  * looked up in batches (one statement per kind for every name a batch misses) through the chat
- * tables' own indexes, and kept in bounded caches: the rows of a file mostly name the same users
- * and rooms, and a reply mostly a recent comment. Look-ups run in the import's transaction, so
+ * tables' own indexes, and kept in bounded caches that let the least recently used entry go (in
+ * constant time): the rows of a file mostly name the same users and rooms, and a reply mostly a
+ * recent comment. Look-ups run in the import's transaction, so
  * they see the rows earlier batches wrote.
  */
 export class AppReferences {
   /** By address in lower case. */
-  readonly users = new BoundedMap<string, KnownUser>(USERS);
+  readonly users = new LRUCache<string, KnownUser>({ max: USERS });
   /** Room ids by UniqueId. */
-  readonly rooms = new BoundedMap<string, number>(ROOMS);
+  readonly rooms = new LRUCache<string, number>({ max: ROOMS });
   /** `room id:user id` of known participants. */
-  readonly members = new BoundedMap<string, true>(MEMBERS);
+  readonly members = new LRUCache<string, true>({ max: MEMBERS });
   /** By UniqueId: the file's latest rows and the application's comments looked up. */
-  readonly comments = new BoundedMap<string, KnownComment>(COMMENTS);
+  readonly comments = new LRUCache<string, KnownComment>({ max: COMMENTS });
 
   constructor(private readonly appId: string) {}
 
