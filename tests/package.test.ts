@@ -1,10 +1,5 @@
-import { execFile } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT_DIR } from "../scripts/local/stack.ts";
+import { type PackagedService, packageService } from "./support/package-service.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: a CloudFormation template is untyped JSON
 type Resource = { Type: string; Properties: Record<string, any>; Condition?: string };
@@ -18,7 +13,7 @@ const CONSUMERS = {
   deadLetter: "DeadLetterQueue",
 } as const;
 
-let workDir: string;
+let packaged: PackagedService;
 let template: Template;
 
 /** The logical id the framework gives a function's resources, e.g. `ExportWorker`. */
@@ -34,57 +29,18 @@ function resource(id: string): Resource {
   return found;
 }
 
-// The offline package step, in a copy of the service so that concurrent builds never share
-// the bundler's working files.
+// The offline package step (in a copy of the service, see packageService).
 beforeAll(async () => {
-  workDir = mkdtempSync(join(tmpdir(), "chat-backup-package-"));
-  for (const entry of [
-    "serverless.yml",
-    "package.json",
-    "tsconfig.json",
-    "deploy",
-    "functions",
-    "lib",
-    "schemas",
-    "migrations",
-  ]) {
-    cpSync(join(ROOT_DIR, entry), join(workDir, entry), { recursive: true });
-  }
-  symlinkSync(join(ROOT_DIR, "node_modules"), join(workDir, "node_modules"), "dir");
-  const out = join(workDir, "package-out");
-  await promisify(execFile)(
-    process.execPath,
-    [
-      join(ROOT_DIR, "node_modules", "osls", "bin", "serverless.js"),
-      "package",
-      "--stage",
-      "test",
-      "--package",
-      out,
-    ],
-    {
-      cwd: workDir,
-      timeout: 120_000,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        NODE_NO_WARNINGS: "1",
-        SLS_TELEMETRY_DISABLED: "1",
-        NIGHTLY_CRON,
-        API_THROTTLE_RATE: "25",
-        API_THROTTLE_BURST: "50",
-        ALARM_EMAIL: "ops@example.com",
-      },
-    },
-  );
-  template = JSON.parse(
-    readFileSync(join(out, "cloudformation-template-update-stack.json"), "utf8"),
-  ) as Template;
+  packaged = await packageService("test", {
+    NIGHTLY_CRON,
+    API_THROTTLE_RATE: "25",
+    API_THROTTLE_BURST: "50",
+    ALARM_EMAIL: "ops@example.com",
+  });
+  template = packaged.template as Template;
 }, 150_000);
 
-afterAll(() => {
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
-});
+afterAll(() => packaged?.remove());
 
 describe("the packaged CloudFormation template", () => {
   it("routes every endpoint of the HTTP API, throttled", () => {
