@@ -51,6 +51,8 @@ module.exports.connections = ({ env = process.env } = {}) => {
     importWorker: { reserved: count(env, "IMPORT_WORKER_CONCURRENCY", 50), pool: workerPool },
     backupWorker: { reserved: count(env, "BACKUP_WORKER_CONCURRENCY", 10), pool: workerPool },
     nightlyExport: { reserved: 1, pool: 2 },
+    // Drops a dead import's or restore's staging tables; one message at a time.
+    deadLetter: { reserved: 2, pool: 2 },
   };
   const total = Object.values(plan).reduce((sum, { reserved, pool }) => sum + reserved * pool, 0);
   const terms = Object.entries(plan).map(

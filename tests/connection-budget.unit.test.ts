@@ -17,18 +17,18 @@ describe("the chat database's connection budget (deploy/connection-budget.cjs)",
       (total, { reserved, pool }) => total + reserved * Number(pool),
       0,
     );
-    expect(Object.keys(plan.functions)).toHaveLength(19);
+    expect(Object.keys(plan.functions)).toHaveLength(20);
     expect(plan.total).toBe(sum);
-    expect(plan.total).toBe(362);
+    expect(plan.total).toBe(366);
     expect(plan.budget).toBe(450);
     expect(plan.summary).toContain("importWorker 50x3");
   });
 
   it("refuses to package a plan above the budget, showing the arithmetic", () => {
-    expect(() => connections({ env: { DB_CONNECTION_BUDGET: "361" } })).toThrow(
-      /362 of 361 connections: exportsCreate 5x2, .*importWorker 50x3.*raise DB_CONNECTION_BUDGET/,
+    expect(() => connections({ env: { DB_CONNECTION_BUDGET: "365" } })).toThrow(
+      /366 of 365 connections: exportsCreate 5x2, .*importWorker 50x3.*raise DB_CONNECTION_BUDGET/,
     );
-    expect(connections({ env: { DB_CONNECTION_BUDGET: "362" } }).total).toBe(362);
+    expect(connections({ env: { DB_CONNECTION_BUDGET: "366" } }).total).toBe(366);
     expect(
       connections({
         env: {
@@ -39,7 +39,7 @@ describe("the chat database's connection budget (deploy/connection-budget.cjs)",
           BACKUP_WORKER_CONCURRENCY: "2",
         },
       }).total,
-    ).toBe(15 * 1 * 2 + 2 * 3 * 3 + 2);
+    ).toBe(15 * 1 * 2 + 2 * 3 * 3 + 2 + 4);
   });
 
   it("refuses a count that is not a whole number of at least 1", () => {

@@ -11,9 +11,9 @@ const PROXY = "chat.proxy-abc123.eu-west-1.rds.amazonaws.com";
 const PASSWORD = "Sentinel-Passw0rd-4f1c9e";
 
 /**
- * Functions that never open a chat database connection (no authentication, or only DynamoDB).
+ * Functions that never open a chat database connection (no authentication and no chat data).
  */
-const WITHOUT_DATABASE = new Set(["openApi", "methodNotAllowed", "notFound", "deadLetter"]);
+const WITHOUT_DATABASE = new Set(["openApi", "methodNotAllowed", "notFound"]);
 
 let packaged: PackagedService;
 let resources: Record<string, { Type: string; Properties: Record<string, any> }>;
@@ -136,8 +136,8 @@ describe("the template deployed into a VPC, with the database's login in Secrets
       expect(Number.isInteger(pool) && pool >= 1, `${id} has a pool size`).toBe(true);
       total += reserved * pool;
     }
-    // 15 routes 4x2, export and backup workers 10x3, import worker 30x3, the schedule 1x2.
-    expect(total).toBe(15 * 4 * 2 + 10 * 3 + 30 * 3 + 10 * 3 + 2);
+    // 15 routes 4x2, export and backup workers 10x3, import worker 30x3, the schedule 1x2, dead letters 2x2.
+    expect(total).toBe(15 * 4 * 2 + 10 * 3 + 30 * 3 + 10 * 3 + 2 + 4);
     expect(total).toBeLessThanOrEqual(300);
     const output = packaged.template.Outputs.ChatDatabaseConnections.Value as string;
     expect(output.startsWith(`${total} of 300 connections: `), output).toBe(true);
